@@ -1,0 +1,50 @@
+"""``robotops demo``: the whole loop on embedded defaults, in a fresh workspace.
+
+Each stage of the loop adds its step here as it arrives. Today: simulate recordings from several
+office sites, one of them unseen (held out for generalisation), and report what was written.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from robotops.errors import ConflictError
+from robotops.progress import frame_progress
+from robotops.sim import SimConfig, SimulatedRecording, simulate
+
+MARKER = ".robotops-demo"
+DEMO_SITES = ("atrium", "loft", "clinic", "unseen-1")
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """What the demo made."""
+
+    workspace: Path
+    recordings: list[SimulatedRecording]
+
+
+def _fresh_workspace(workspace: Path) -> None:
+    """Create ``workspace``, replacing an earlier demo's, never a folder the demo did not make."""
+    if workspace.exists():
+        if not (workspace / MARKER).exists() and any(workspace.iterdir()):
+            raise ConflictError(
+                f"{workspace} exists and was not made by robotops demo: choose another --workspace"
+            )
+        shutil.rmtree(workspace)
+    workspace.mkdir(parents=True)
+    (workspace / MARKER).write_text("made by robotops demo; replaced on the next run\n")
+
+
+def run_demo(workspace: Path, console: Console) -> DemoReport:
+    """Run the demo in ``workspace`` and return what it made."""
+    _fresh_workspace(workspace)
+    config = SimConfig(out_dir=workspace / "recordings", sites=DEMO_SITES, recordings=3, frames=24)
+    console.rule("[bold]1. simulate recordings")
+    with frame_progress(console, "simulating", len(config.specs()) * config.frames) as advance:
+        recordings = simulate(config, on_frame=advance)
+    return DemoReport(workspace=workspace, recordings=recordings)

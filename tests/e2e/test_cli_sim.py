@@ -1,0 +1,146 @@
+"""`robotops sim` and `robotops demo` as a user runs them, through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from robotops.sim import SimConfig, simulate
+
+
+def robotops(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "robotops", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    result = robotops("--help")
+    assert result.returncode == 0
+    assert "sim" in result.stdout and "demo" in result.stdout
+    sim_help = robotops("sim", "--help")
+    assert "--format" in sim_help.stdout and "unseen-N" in sim_help.stdout
+
+
+def test_sim_writes_recordings_and_reports_them(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    result = robotops(
+        "sim",
+        str(out),
+        "--site",
+        "loft",
+        "--site",
+        "unseen-2",
+        "--recordings",
+        "2",
+        "--frames",
+        "3",
+        "--width",
+        "48",
+        "--height",
+        "32",
+        "--format",
+        "ros1",
+    )
+    assert result.returncode == 0, result.stderr
+    bags = sorted(p.name for p in out.glob("*.bag"))
+    assert bags == ["loft-0-000.bag", "loft-0-001.bag", "unseen-2-0-000.bag", "unseen-2-0-001.bag"]
+    assert len(list(out.glob("*.labels.json"))) == 4
+    assert "loft-0-000" in result.stdout and "wrote 4 recordings" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--site", "mars"], 2, "unknown site 'mars'"),
+        (["--frames", "-3"], 2, "--frames must be at least 1, got -3"),
+        (["--recordings", "0"], 2, "--recordings must be at least 1"),
+        (["--width", "4"], 2, "image size 4x120 is out of range"),
+        (["--label-noise", "1.5"], 2, "--label-noise must be a probability"),
+        (["--format", "bag3"], 2, "bag3"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_a_non_zero_exit(
+    tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    result = robotops("sim", str(tmp_path / "out"), *args)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = robotops("sim", str(blocker / "out"), "--frames", "2")
+    assert result.returncode == 6
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"cannot write to {blocker / 'out'}" in lines[0]
+    assert blocker.read_text() == "not a folder"
+
+
+def test_existing_recordings_are_never_overwritten(tmp_path: Path) -> None:
+    args = (
+        "sim",
+        str(tmp_path),
+        "--recordings",
+        "1",
+        "--frames",
+        "2",
+        "--width",
+        "32",
+        "--height",
+        "24",
+    )
+    assert robotops(*args).returncode == 0
+    labels = tmp_path / "atrium-0-000.labels.json"
+    before = labels.read_bytes()
+    result = robotops(*args)
+    assert result.returncode == 5
+    assert "exists already" in result.stderr and "Traceback" not in result.stderr
+    assert labels.read_bytes() == before
+
+
+def test_an_interrupted_simulation_leaves_no_partial_recording(tmp_path: Path) -> None:
+    calls = 0
+
+    def interrupt() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 7:  # in the middle of the second recording
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(
+            SimConfig(out_dir=tmp_path, recordings=3, frames=4, width=32, height=24),
+            on_frame=interrupt,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "atrium-0-000",
+        "atrium-0-000.labels.json",
+    ]
+
+
+@pytest.mark.slow
+def test_demo_simulates_several_sites_and_replaces_its_own_workspace(tmp_path: Path) -> None:
+    for _ in range(2):  # a second run replaces the first demo's workspace
+        result = robotops("demo", "--workspace", str(tmp_path / "ws"))
+        assert result.returncode == 0, result.stderr
+    recordings = tmp_path / "ws" / "recordings"
+    sites = {json.loads(p.read_text())["site"] for p in recordings.glob("*.labels.json")}
+    assert sites == {"atrium", "loft", "clinic", "unseen-1"}
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    result = robotops("demo", "--workspace", str(foreign))
+    assert result.returncode == 5 and (foreign / "thesis.tex").read_text() == "precious"

@@ -6,6 +6,7 @@ exit with the error's own exit code; this module is the one place where that hap
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,8 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 from robotops import __version__
+from robotops.config import Config, load_config
+from robotops.dataset.diff import diff as dataset_diff
+from robotops.dataset.labels import import_labels
+from robotops.dataset.store import Store
 from robotops.demo import DemoReport, run_demo
-from robotops.errors import RobotopsError
+from robotops.errors import RobotopsError, UsageError
+from robotops.ingest.ingest import IngestReport, ingest
+from robotops.ingest.recording import open_recording, topics
 from robotops.progress import frame_progress
 from robotops.sim import SITES, BagFormat, LabelFaults, SimConfig, SimulatedRecording, simulate
 
@@ -124,6 +131,219 @@ def _recordings_table(written: list[SimulatedRecording]) -> Table:
     return table
 
 
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="robotops.yaml to use (default: ./robotops.yaml).")
+]
+StoreOption = Annotated[
+    str | None, typer.Option("--store", help="Store root (default: the config's, ./datasets).")
+]
+data_app = typer.Typer(help="Inspect and tag dataset versions.", no_args_is_help=True)
+labels_app = typer.Typer(help="Import labels into a dataset.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(labels_app, name="labels")
+
+
+def _setup(config: Path | None, store: str | None) -> tuple[Config, Store]:
+    cfg = load_config(config)
+    return cfg, Store(store or cfg.store)
+
+
+@app.command("ingest")
+def ingest_command(
+    recordings: Annotated[
+        list[Path], typer.Argument(help="ROS 1 .bag files or ROS 2 bag folders (sqlite3, MCAP).")
+    ],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Dataset name (default: config's).")
+    ] = None,
+    list_topics: Annotated[
+        bool, typer.Option("--list-topics", help="Only show what each recording holds.")
+    ] = False,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Ingest recordings into a dataset as one new version of synchronised frames.
+
+    Topics are taken from robotops.yaml or detected by message type. Frames missing a modality
+    are kept and counted; re-ingesting a recording adds nothing; if any recording fails,
+    nothing is committed.
+    """
+    cfg, st = _setup(config, store)
+    if list_topics:
+        for path in recordings:
+            table = Table(title=str(path))
+            for column in ("topic", "type", "messages"):
+                table.add_column(column)
+            with open_recording(path) as reader:
+                for info in topics(reader):
+                    table.add_row(info.topic, info.msgtype, str(info.count))
+            console.print(table)
+        return
+    with frame_progress(console, "ingesting", total=None) as advance:
+        report = ingest(recordings, st, dataset or cfg.dataset, cfg, on_frame=advance)
+    _print_ingest(report)
+
+
+def _print_ingest(report: IngestReport) -> None:
+    table = Table(title="ingested")
+    for column in ("recording", "frames", "rgb", "depth", "lidar", "camera info"):
+        table.add_column(column)
+    for rec in report.recordings:
+        cov = rec.coverage
+        table.add_row(
+            rec.recording_id,
+            str(rec.frames),
+            *(f"{cov[m]}/{rec.frames}" for m in ("rgb", "depth", "lidar", "camera_info")),
+        )
+    console.print(table)
+    for rec in report.recordings:
+        for reason, count in rec.rejected.items():
+            console.print(f"[yellow]rejected[/] {count} message(s) of {rec.path}: {reason}")
+        for line in rec.count_mismatches + rec.unpaired_clocks:
+            console.print(f"[yellow]warning[/] {rec.path}: {line}")
+        if rec.lidar_frame_kept:
+            console.print(
+                f"[yellow]warning[/] {rec.path}: no TF to the base frame; LiDAR in its own frame"
+            )
+    if report.new_version:
+        console.print(f"added {report.added_frames} frames: [bold]{report.snapshot}[/]")
+    else:
+        console.print(f"nothing new: {report.snapshot} already holds these frames")
+
+
+@labels_app.command("import")
+def labels_import(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Simulator *.labels.json, CSV, or Label Studio JSON export."),
+    ],
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d")] = None,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Import labels as one new dataset version; sensor data is never rewritten.
+
+    Labels for frames the dataset lacks, or classes outside its class list, are reported and
+    nothing is written.
+    """
+    cfg, st = _setup(config, store)
+    result = import_labels(st, dataset or cfg.dataset, files)
+    records = sum(len(f.records) for f in result.files)
+    skipped = sum(f.skipped for f in result.files)
+    console.print(f"{records} labels read, {skipped} unlabelled frames skipped")
+    if result.new_version:
+        console.print(f"{result.changed} labels changed: [bold]{result.snapshot}[/]")
+    else:
+        console.print(f"no label changed: {result.snapshot} stays")
+
+
+@data_app.command("list")
+def data_list(config: ConfigOption = None, store: StoreOption = None) -> None:
+    """List the datasets in the store with their latest version."""
+    _, st = _setup(config, store)
+    table = Table(title=f"datasets in {st.root}")
+    for column in ("dataset", "version", "frames", "labelled", "classes"):
+        table.add_column(column)
+    for name in st.names():
+        snap = st.snapshot(name)
+        table.add_row(
+            name,
+            str(snap.version),
+            str(snap.frame_count()),
+            str(snap.labels().num_rows),
+            ", ".join(snap.classes),
+        )
+    console.print(table)
+
+
+@data_app.command("log")
+def data_log(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Show every version of a dataset, with its tags."""
+    _, st = _setup(config, store)
+    table = Table(title=f"{dataset} log")
+    for column in ("version", "kind", "tags", "message"):
+        table.add_column(column)
+    for commit in st.log(dataset):
+        table.add_row(str(commit.version), commit.kind, ", ".join(commit.tags), commit.message)
+    console.print(table)
+
+
+@data_app.command("show")
+def data_show(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@TAG.")],
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Show one version: frames and class counts per site and split."""
+    _, st = _setup(config, store)
+    snap = st.snapshot(ref)
+    index = snap.index().to_pylist()
+    console.print(f"[bold]{snap}[/]: {len(index)} frames, classes {', '.join(snap.classes)}")
+    console.print(f"{snap.commit.kind}: {snap.commit.message}")
+    counts: dict[tuple[str, str, str], int] = {}
+    for row in index:
+        key = (row["site"] or "-", row["split"] or "-", row["label"] or "(unlabelled)")
+        counts[key] = counts.get(key, 0) + 1
+    table = Table()
+    for column in ("site", "split", "class", "frames"):
+        table.add_column(column)
+    for (site_name, split, label), n in sorted(counts.items()):
+        table.add_row(site_name, split, label, str(n))
+    console.print(table)
+
+
+@data_app.command("tag")
+def data_tag(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for latest) to tag.")],
+    tag: Annotated[str, typer.Argument(help="The tag, e.g. release-2026-11.")],
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Tag a dataset version so that NAME@TAG names it."""
+    _, st = _setup(config, store)
+    snap = st.tag(ref, tag)
+    console.print(f"tagged {snap} as {snap.name}@{tag}")
+
+
+@data_app.command("diff")
+def data_diff(
+    a: Annotated[str, typer.Argument(help="The older reference.")],
+    b: Annotated[str, typer.Argument(help="The newer reference.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, markdown (for a pull request) or json.")
+    ] = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Frames added and removed, label changes, and class counts per site between versions."""
+    _, st = _setup(config, store)
+    fmt = "json" if as_json else fmt
+    if fmt not in ("table", "markdown", "json"):
+        raise UsageError(f"--format must be table, markdown or json, got {fmt!r}")
+    result = dataset_diff(st.snapshot(a), st.snapshot(b))
+    if fmt == "json":
+        print(json.dumps(result.to_json(), indent=2))
+    elif fmt == "markdown":
+        print(result.to_markdown(), end="")
+    else:
+        console.print(
+            f"[bold]{result.a} → {result.b}[/]: {result.frames_added} frames added, "
+            f"{result.frames_removed} removed, {sum(result.label_changes.values())} labels changed"
+        )
+        table = Table()
+        for column in ("site", "class", "before", "after", "change"):
+            table.add_column(column)
+        for site_name, classes in result.class_counts.items():
+            for cls, (ca, cb) in classes.items():
+                table.add_row(site_name, cls, str(ca), str(cb), f"{cb - ca:+d}")
+        console.print(table)
+
+
 @app.command()
 def demo(
     workspace: Annotated[
@@ -134,7 +354,12 @@ def demo(
     """Run the loop end to end on embedded defaults (what `make demo` runs)."""
     report: DemoReport = run_demo(workspace, console)
     console.print(_recordings_table(report.recordings))
+    _print_ingest(report.ingested)
+    console.print(
+        f"labels: {report.labelled.changed} frames labelled in [bold]{report.labelled.snapshot}[/]"
+    )
     console.print(f"demo workspace: {report.workspace}")
+    console.print(f"try: robotops data log doors --store {report.workspace / 'datasets'}")
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """``robotops demo``: the whole loop on embedded defaults, in a fresh workspace.
 
 Each stage of the loop adds its step here as it arrives. Today: simulate recordings from several
-office sites, one of them unseen (held out for generalisation), and report what was written.
+office sites, one of them unseen (held out for generalisation), ingest them into a versioned
+dataset, and import their labels as the next version.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from robotops.config import Config
+from robotops.dataset.labels import LabelImport, import_labels
+from robotops.dataset.store import Store
 from robotops.errors import ConflictError
+from robotops.ingest.ingest import IngestReport, ingest
 from robotops.progress import frame_progress
 from robotops.sim import SimConfig, SimulatedRecording, simulate
 
@@ -26,6 +31,8 @@ class DemoReport:
 
     workspace: Path
     recordings: list[SimulatedRecording]
+    ingested: IngestReport
+    labelled: LabelImport
 
 
 def _fresh_workspace(workspace: Path) -> None:
@@ -47,4 +54,15 @@ def run_demo(workspace: Path, console: Console) -> DemoReport:
     console.rule("[bold]1. simulate recordings")
     with frame_progress(console, "simulating", len(config.specs()) * config.frames) as advance:
         recordings = simulate(config, on_frame=advance)
-    return DemoReport(workspace=workspace, recordings=recordings)
+
+    console.rule("[bold]2. ingest into a versioned dataset")
+    store = Store(workspace / "datasets")
+    settings = Config()
+    with frame_progress(console, "ingesting", len(recordings) * config.frames) as advance:
+        ingested = ingest(
+            [r.bag for r in recordings], store, settings.dataset, settings, on_frame=advance
+        )
+
+    console.rule("[bold]3. import labels")
+    labelled = import_labels(store, settings.dataset, [r.labels for r in recordings])
+    return DemoReport(workspace, recordings, ingested, labelled)

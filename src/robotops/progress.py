@@ -18,8 +18,10 @@ from rich.progress import (
 
 
 @contextmanager
-def frame_progress(console: Console, description: str, total: int) -> Iterator[Callable[[], None]]:
-    """Show a bar of ``total`` frames; yields a function that counts one frame done."""
+def frame_progress(
+    console: Console, description: str, total: int | None
+) -> Iterator[Callable[[], None]]:
+    """Show a bar of ``total`` frames (unknown: None); yields a function that counts one frame."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

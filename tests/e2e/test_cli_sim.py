@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from robotops.dataset.store import Store
 from robotops.sim import SimConfig, simulate
 
 
@@ -139,6 +140,9 @@ def test_demo_simulates_several_sites_and_replaces_its_own_workspace(tmp_path: P
     recordings = tmp_path / "ws" / "recordings"
     sites = {json.loads(p.read_text())["site"] for p in recordings.glob("*.labels.json")}
     assert sites == {"atrium", "loft", "clinic", "unseen-1"}
+    assert "added 288 frames: doors@1" in result.stdout
+    snapshot = Store(tmp_path / "ws" / "datasets").snapshot("doors")
+    assert snapshot.version == 2 and snapshot.labels().num_rows == snapshot.frame_count() == 288
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")

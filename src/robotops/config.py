@@ -1,0 +1,67 @@
+"""``robotops.yaml``: the workspace configuration, validated with pydantic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from robotops.errors import UsageError
+
+CONFIG_FILE = "robotops.yaml"
+
+
+class Topics(BaseModel):
+    """Which topic carries which sensor; unset roles are detected by message type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rgb: str | None = None
+    depth: str | None = None
+    camera_info: str | None = None
+    lidar: str | None = None
+
+
+class Sync(BaseModel):
+    """Approximate-time synchronisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_gap_ms: float = Field(60.0, gt=0, description="Largest stamp gap paired into one frame.")
+
+
+class Config(BaseModel):
+    """The whole ``robotops.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: str = Field("datasets", description="Store root: a folder or s3://bucket/prefix.")
+    dataset: str = "doors"
+    classes: list[str] = ["glass_door", "wooden_door", "no_door"]
+    base_frame: str = "base_link"
+    topics: Topics = Topics()
+    sync: Sync = Sync()
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read ``path`` (or ``./robotops.yaml`` if present); defaults where the file is silent.
+
+    Raises:
+        UsageError: The file is not valid YAML or not a valid configuration.
+    """
+    if path is None:
+        path = Path(CONFIG_FILE)
+        if not path.exists():
+            return Config()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        return Config.model_validate(data)
+    except FileNotFoundError as err:
+        raise UsageError(f"{path}: no such configuration file") from err
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"{path}: {where}: {first['msg']}") from err

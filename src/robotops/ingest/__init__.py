@@ -1,0 +1,1 @@
+"""Ingest: read recordings, decode messages, synchronise sensors."""

@@ -33,8 +33,8 @@ from robotops.ingest.recording import (
 )
 from robotops.ingest.sync import pair_nearest
 from robotops.ingest.tf import StaticTransforms
+from robotops.sim.annotations import SUFFIX as SIDECAR_SUFFIX
 
-SIDECAR_SUFFIX = ".labels.json"
 MODALITIES = ("rgb", "depth", "lidar", "camera_info")
 
 

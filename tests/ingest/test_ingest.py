@@ -12,7 +12,8 @@ from rosbags.typesys import Stores, get_typestore
 from robotops import DataError
 from robotops.config import Config
 from robotops.dataset.store import Store
-from robotops.ingest.ingest import ingest
+from robotops.ingest.ingest import Engine, ingest
+from robotops.ingest.recording import open_recording, topics
 from robotops.ingest.sync import pair_nearest
 from robotops.sim import TOPICS, BagFormat, SimConfig, simulate
 
@@ -80,6 +81,13 @@ def test_ingesting_the_same_recording_twice_adds_nothing(tmp_path: Path) -> None
     assert len(store.log("doors")) == 1
 
 
+def test_one_recording_named_twice_in_a_call_is_ingested_once(tmp_path: Path) -> None:
+    bag = sim(tmp_path / "rec", BagFormat.MCAP)
+    report = ingest([bag, bag], Store(tmp_path / "store"), "doors", Config())
+    ids = report.snapshot.frames(["frame_id"]).column("frame_id").to_pylist()
+    assert report.added_frames == len(ids) == len(set(ids)) == 6
+
+
 def test_a_bad_recording_in_a_batch_commits_nothing(tmp_path: Path) -> None:
     good = sim(tmp_path / "a", BagFormat.ROS1, seed=1)
     store = Store(tmp_path / "store")
@@ -91,6 +99,27 @@ def test_a_bad_recording_in_a_batch_commits_nothing(tmp_path: Path) -> None:
         ingest([other, truncated], store, "doors", Config())
     assert [c.version for c in store.log("doors")] == [1]
     assert store.snapshot("doors").frame_count() == 6
+
+
+@pytest.mark.slow
+def test_ray_engine_commits_the_same_frames_as_one_version(
+    small_recordings: Path, tmp_path: Path
+) -> None:
+    bags = sorted(p for p in small_recordings.iterdir() if p.is_dir())
+    local = ingest(bags, Store(tmp_path / "local"), "doors", Config())
+    parallel = ingest(bags, Store(tmp_path / "ray"), "doors", Config(), engine=Engine.RAY)
+    assert str(parallel.snapshot) == "doors@1" and parallel.added_frames == 18
+    assert parallel.snapshot.frames().equals(local.snapshot.frames())
+    assert [r.recording_id for r in parallel.recordings] == [
+        r.recording_id for r in local.recordings
+    ]
+
+    truncated = tmp_path / "truncated.bag"
+    truncated.write_bytes(b"#ROSBAG V2.0\n" + bytes(64))
+    store = Store(tmp_path / "ray")
+    with pytest.raises(DataError, match=r"truncated\.bag: cannot read recording"):
+        ingest([*bags, truncated], store, "doors", Config(), engine=Engine.RAY)
+    assert [c.version for c in store.log("doors")] == [1]
 
 
 def test_real_lidar_recording_with_other_clocks(tmp_path: Path) -> None:
@@ -111,6 +140,14 @@ def test_real_lidar_recording_with_other_clocks(tmp_path: Path) -> None:
         ("ros2/rosbag2_empty_bag_sqlite3", "recording is empty"),
         ("ros2/rosbag2_wrong_rmw_test_mcap", "cannot read recording"),
         ("ros2/no-such-bag", "no such file"),
+        ("ros2/rosbag2_multiple_files_sqlite3", "no metadata.yaml"),
+        (
+            "ros2/rosbag2_bag_with_topics_and_service_events_mcap",
+            "cannot parse the message definition of test_msgs/srv/BasicTypes_Event",
+        ),
+        ("ros2/rosbag2_talker_mcap", "no sensor topics"),
+        ("ros2/rosbag2_cdr_test_sqlite3", "no sensor topics"),
+        ("ros1/embag_array_test.bag", "no sensor topics"),
     ],
 )
 def test_real_recordings_that_cannot_be_ingested_say_why(
@@ -120,6 +157,30 @@ def test_real_recordings_that_cannot_be_ingested_say_why(
         ingest([SHARED / path], Store(tmp_path), "x", Config())
     assert str(SHARED / path) in str(err.value) and "\n" not in str(err.value)
     assert Store(tmp_path).names() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "messages"),
+    [
+        ("ros2/rosbag2_reindex_file_compression_assembled", 775),
+        ("ros2/rosbag2_reindex_message_compression_assembled", 1127),
+        ("ros2/rosbag2_cdr_test_sqlite3", 7),
+        ("ros1/embag_array_test.bag", 20),
+        ("ros2/rosbags-rs_test_bag_sqlite3", 188),
+    ],
+)
+def test_real_recordings_are_read_whole(path: str, messages: int) -> None:
+    with open_recording(SHARED / path) as reader:
+        found = topics(reader)
+    assert sum(t.read for t in found) == messages
+    assert all(t.read == t.count for t in found)
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_talker_bags_read_fewer_messages_than_their_metadata_says(storage: str) -> None:
+    with open_recording(SHARED / "ros2" / f"rosbag2_talker_{storage}") as reader:
+        found = {t.topic: t for t in topics(reader)}
+    assert found["/topic"].count == 10 and found["/topic"].read == 0
 
 
 def test_malformed_real_images_are_rejected_per_frame_and_clouds_kept(tmp_path: Path) -> None:

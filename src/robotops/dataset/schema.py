@@ -8,6 +8,7 @@ splits live in tables of their own, so relabelling never rewrites sensor data.
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pyarrow as pa
 
@@ -82,3 +83,8 @@ def frame_id(recording_id: str, stamp_ns: int) -> str:
     The same recording ingested twice yields the same ids, which is how re-ingest adds nothing.
     """
     return hashlib.sha256(f"{recording_id}\x00{stamp_ns}".encode()).hexdigest()[:20]
+
+
+def tags_json(tags: dict[str, str]) -> str:
+    """Frame tags as stored: a JSON object with sorted keys."""
+    return json.dumps({k: str(v) for k, v in sorted(tags.items())}, separators=(",", ":"))

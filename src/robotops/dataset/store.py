@@ -17,7 +17,6 @@ before writing on top. Tags are Lance tags on ``commits``; a committed version n
 from __future__ import annotations
 
 import fcntl
-import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import lance
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
@@ -35,6 +35,9 @@ from robotops.dataset.schema import COMMIT_SCHEMA, FRAME_SCHEMA, LABEL_SCHEMA, S
 from robotops.errors import ConflictError, NotFoundError, UsageError
 
 _COMPONENTS = {"frames": FRAME_SCHEMA, "labels": LABEL_SCHEMA, "splits": SPLIT_SCHEMA}
+
+
+_IDS_PER_FILTER = 1000  # frame ids per filtered scan, to keep the filter expression small
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,35 @@ class Snapshot:
     def frames(self, columns: Sequence[str] | None = None) -> pa.Table:
         """Frame rows (all columns, or ``columns``)."""
         return self._table("frames", self.commit.frames_version, columns)
+
+    def scan_frames(
+        self,
+        columns: Sequence[str],
+        *,
+        frame_ids: Sequence[str] | None = None,
+        batch_size: int = 512,
+    ) -> Iterator[pa.RecordBatch]:
+        """Frame rows in batches, reading only ``columns`` (and only ``frame_ids``, if given).
+
+        For reading sensor bytes without holding the whole dataset in memory.
+        """
+        version = self.commit.frames_version
+        if version is None or (frame_ids is not None and not frame_ids):
+            return
+        ds = lance.dataset(
+            self.store.uri(self.name, "frames"),
+            version=version,
+            storage_options=self.store.storage_options,
+        )
+        if frame_ids is None:
+            yield from ds.to_batches(columns=list(columns), batch_size=batch_size)
+            return
+        for start in range(0, len(frame_ids), _IDS_PER_FILTER):
+            chunk = frame_ids[start : start + _IDS_PER_FILTER]
+            quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in chunk)
+            yield from ds.to_batches(
+                columns=list(columns), filter=f"frame_id IN ({quoted})", batch_size=batch_size
+            )
 
     def labels(self) -> pa.Table:
         """Current label rows, one per labelled frame."""
@@ -353,13 +385,13 @@ def _anti_join(rows: pa.Table, existing: pa.Table | None) -> pa.Table:
     return rows.filter(mask)
 
 
-def _first_occurrence(ids: pa.ChunkedArray) -> pa.Array:
-    seen: set[str] = set()
-    flags = []
-    for value in ids.to_pylist():
-        flags.append(value not in seen)
-        seen.add(value)
-    return pa.array(flags)
+def _first_occurrence(ids: pa.ChunkedArray) -> np.ndarray:
+    """A mask that is True at the first row of each distinct id."""
+    positions = pa.table({"id": ids, "row": pa.array(np.arange(len(ids)))})
+    first = positions.group_by("id", use_threads=False).aggregate([("row", "min")])
+    mask = np.zeros(len(ids), dtype=bool)
+    mask[first.column("row_min").to_numpy()] = True
+    return mask
 
 
 def _changed_labels(labels: pa.Table, current: pa.Table | None) -> pa.Table:
@@ -415,8 +447,3 @@ def _replacer(rows: pa.Table, options: dict[str, str] | None) -> Any:
         ).version
 
     return write
-
-
-def tags_json(tags: dict[str, str]) -> str:
-    """Frame tags as stored: a JSON object with sorted keys."""
-    return json.dumps({k: str(v) for k, v in sorted(tags.items())}, separators=(",", ":"))

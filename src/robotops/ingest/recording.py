@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class TopicInfo:
     topic: str
     msgtype: str
     count: int  # as the recording's own index or metadata says
+    read: int  # messages actually read from storage
 
 
 @contextmanager
@@ -43,11 +45,16 @@ def open_recording(path: Path) -> Iterator[AnyReader]:
     """
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
-    reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+    if path.is_dir() and not (path / "metadata.yaml").is_file():
+        raise DataError(
+            f"{path}: no metadata.yaml in this ROS 2 bag folder "
+            "(recreate it with `ros2 bag reindex`)"
+        )
     try:
+        reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
         reader.open()
     except READ_ERRORS as err:
-        raise DataError(f"{path}: cannot read recording: {one_line(err)}") from err
+        raise DataError(f"{path}: cannot read recording: {_reason(err)}") from err
     try:
         yield reader
     finally:
@@ -55,12 +62,25 @@ def open_recording(path: Path) -> Iterator[AnyReader]:
 
 
 def topics(reader: AnyReader) -> list[TopicInfo]:
-    """Topics of an open recording, merged across connections."""
+    """Topics of an open recording, merged across connections, with their messages counted.
+
+    Every message is read (not deserialised), so a recording whose metadata promises messages its
+    storage does not yield shows it here.
+
+    Raises:
+        DataError: The recording's storage cannot be read.
+    """
+    read: dict[str, int] = {}
+    try:
+        for conn, _, _ in reader.messages():
+            read[conn.topic] = read.get(conn.topic, 0) + 1
+    except READ_ERRORS as err:
+        raise DataError(f"{reader.paths[0]}: cannot read recording: {one_line(err)}") from err
     merged: dict[str, TopicInfo] = {}
     for conn in reader.connections:
         prev = merged.get(conn.topic)
         count = conn.msgcount + (prev.count if prev else 0)
-        merged[conn.topic] = TopicInfo(conn.topic, conn.msgtype, count)
+        merged[conn.topic] = TopicInfo(conn.topic, conn.msgtype, count, read.get(conn.topic, 0))
     return sorted(merged.values(), key=lambda t: t.topic)
 
 
@@ -118,6 +138,15 @@ def assign_roles(path: Path, reader: AnyReader, configured: Topics) -> Roles:
         lidar=pick("lidar", configured.lidar, (CLOUD,), depth=None),
         tf=[c for c in reader.connections if c.msgtype in TF_TYPES and c.topic == "/tf_static"],
     )
+
+
+def _reason(err: BaseException) -> str:
+    """Why rosbags could not open a recording, short enough for one line."""
+    text = one_line(err)
+    unparsable = re.search(r"Could not parse: '?MSG: ([\w/]+)", text)
+    if unparsable:
+        return f"rosbags cannot parse the message definition of {unparsable.group(1)}"
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def one_line(err: BaseException) -> str:

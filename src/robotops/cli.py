@@ -18,11 +18,14 @@ from rich.table import Table
 from robotops import __version__
 from robotops.config import Config, load_config
 from robotops.dataset.diff import diff as dataset_diff
+from robotops.dataset.export import LOCAL_FILES_PREFIX, export_tasks
 from robotops.dataset.labels import import_labels
+from robotops.dataset.splits import SplitBy, split_dataset
 from robotops.dataset.store import Store
 from robotops.demo import DemoReport, run_demo
 from robotops.errors import RobotopsError, UsageError
-from robotops.ingest.ingest import IngestReport, ingest
+from robotops.ingest.folder import folder_streams
+from robotops.ingest.ingest import Engine, IngestReport, ingest, is_bag
 from robotops.ingest.recording import open_recording, topics
 from robotops.progress import frame_progress
 from robotops.sim import SITES, BagFormat, LabelFaults, SimConfig, SimulatedRecording, simulate
@@ -137,8 +140,12 @@ ConfigOption = Annotated[
 StoreOption = Annotated[
     str | None, typer.Option("--store", help="Store root (default: the config's, ./datasets).")
 ]
-data_app = typer.Typer(help="Inspect and tag dataset versions.", no_args_is_help=True)
-labels_app = typer.Typer(help="Import labels into a dataset.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Inspect, compare, tag and split dataset versions.", no_args_is_help=True
+)
+labels_app = typer.Typer(
+    help="Import labels into a dataset; export frames for labelling.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 app.add_typer(labels_app, name="labels")
 
@@ -151,14 +158,31 @@ def _setup(config: Path | None, store: str | None) -> tuple[Config, Store]:
 @app.command("ingest")
 def ingest_command(
     recordings: Annotated[
-        list[Path], typer.Argument(help="ROS 1 .bag files or ROS 2 bag folders (sqlite3, MCAP).")
+        list[Path],
+        typer.Argument(
+            help="ROS 1 .bag files, ROS 2 bag folders (sqlite3, MCAP; split or zstd-compressed), "
+            "or folders of images and PCD files."
+        ),
     ],
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="Dataset name (default: config's).")
     ] = None,
     list_topics: Annotated[
-        bool, typer.Option("--list-topics", help="Only show what each recording holds.")
+        bool,
+        typer.Option(
+            "--list-topics",
+            help="Only show what each recording holds: topics, types, and messages counted "
+            "against the recording's metadata.",
+        ),
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(help="local: one recording after another; ray: in parallel on Ray."),
+    ] = Engine.LOCAL,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address for --engine ray (default: a local Ray)."),
+    ] = None,
     config: ConfigOption = None,
     store: StoreOption = None,
 ) -> None:
@@ -171,17 +195,46 @@ def ingest_command(
     cfg, st = _setup(config, store)
     if list_topics:
         for path in recordings:
-            table = Table(title=str(path))
-            for column in ("topic", "type", "messages"):
-                table.add_column(column)
-            with open_recording(path) as reader:
-                for info in topics(reader):
-                    table.add_row(info.topic, info.msgtype, str(info.count))
-            console.print(table)
+            _print_topics(path)
         return
     with frame_progress(console, "ingesting", total=None) as advance:
-        report = ingest(recordings, st, dataset or cfg.dataset, cfg, on_frame=advance)
+        report = ingest(
+            recordings,
+            st,
+            dataset or cfg.dataset,
+            cfg,
+            engine=engine,
+            address=address,
+            on_frame=advance,
+        )
     _print_ingest(report)
+
+
+def _print_topics(path: Path) -> None:
+    if not is_bag(path):
+        console.print(f"{path}: a folder of files", soft_wrap=True)
+        table = Table()
+        table.add_column("modality")
+        table.add_column("files")
+        for role, count in folder_streams(path).items():
+            table.add_row(role, str(count))
+        console.print(table)
+        return
+    table = Table(title=str(path))
+    for column in ("topic", "type", "messages (metadata)", "read"):
+        table.add_column(column)
+    with open_recording(path) as reader:
+        infos = topics(reader)
+    for info in infos:
+        read = str(info.read) if info.read == info.count else f"[yellow]{info.read}[/]"
+        table.add_row(info.topic, info.msgtype, str(info.count), read)
+    console.print(table)
+    for info in infos:
+        if info.read != info.count:
+            console.print(
+                f"[yellow]warning[/] {path}: {info.topic}: read {info.read} messages, the "
+                f"recording's metadata says {info.count}"
+            )
 
 
 def _print_ingest(report: IngestReport) -> None:
@@ -201,6 +254,11 @@ def _print_ingest(report: IngestReport) -> None:
             console.print(f"[yellow]rejected[/] {count} message(s) of {rec.path}: {reason}")
         for line in rec.count_mismatches + rec.unpaired_clocks:
             console.print(f"[yellow]warning[/] {rec.path}: {line}")
+        if rec.dropped_nonfinite:
+            console.print(
+                f"{rec.path}: {rec.dropped_nonfinite} LiDAR points without a return (NaN/Inf) "
+                "dropped"
+            )
         if rec.lidar_frame_kept:
             console.print(
                 f"[yellow]warning[/] {rec.path}: no TF to the base frame; LiDAR in its own frame"
@@ -235,6 +293,98 @@ def labels_import(
         console.print(f"{result.changed} labels changed: [bold]{result.snapshot}[/]")
     else:
         console.print(f"no label changed: {result.snapshot} stays")
+
+
+@labels_app.command("export")
+def labels_export(
+    out: Annotated[Path, typer.Argument(help="Folder to create for the tasks and images.")],
+    ref: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="NAME or NAME@VERSION (default: head).")
+    ] = None,
+    frame_id: Annotated[
+        list[str] | None,
+        typer.Option("--frame-id", help="Export this frame; repeat for several (default: all)."),
+    ] = None,
+    include_labelled: Annotated[
+        bool, typer.Option("--all", help="Include frames that have a label (to relabel them).")
+    ] = False,
+    url_prefix: Annotated[
+        str,
+        typer.Option(
+            help="Put before each image path in the tasks; the default suits Label Studio's "
+            "local-file serving, '' leaves relative paths."
+        ),
+    ] = LOCAL_FILES_PREFIX,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Write unlabelled (or chosen) frames as Label Studio tasks, with images and label config.
+
+    OUT gets tasks.json (import it), label_config.xml (the labelling interface) and
+    images/. Export the annotations from Label Studio as JSON and bring them back with
+    `robotops labels import`.
+    """
+    cfg, st = _setup(config, store)
+    result = export_tasks(
+        st.snapshot(ref or cfg.dataset),
+        out,
+        frame_ids=frame_id,
+        unlabelled_only=not include_labelled,
+        image_url_prefix=url_prefix,
+    )
+    console.print(f"{result.tasks} tasks written to {result.tasks_path}")
+    if result.skipped_labelled:
+        console.print(f"{result.skipped_labelled} labelled frames left out (--all includes them)")
+    if result.skipped_no_image:
+        console.print(f"{result.skipped_no_image} frames without a colour image left out")
+
+
+@data_app.command("split")
+def data_split(
+    ref: Annotated[
+        str | None, typer.Argument(help="Dataset NAME (its head); default: the config's.")
+    ] = None,
+    by: Annotated[
+        SplitBy, typer.Option(help="Keep each recording, or each site, within one split.")
+    ] = SplitBy.RECORDING,
+    fractions: Annotated[
+        str, typer.Option(help="train,val,test shares of the frames, summing to 1.")
+    ] = "0.7,0.15,0.15",
+    seed: Annotated[int, typer.Option(help="Same seed, same split.")] = 0,
+    holdout_site: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--holdout-site",
+            help="Put every frame of this site in test and nowhere else; repeat for several.",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Assign train/val/test by recording or site (never by frame) as one new version."""
+    cfg, st = _setup(config, store)
+    try:
+        shares = [float(x) for x in fractions.split(",")]
+    except ValueError as err:
+        raise UsageError(f"--fractions must be three numbers like 0.7,0.15,0.15: {err}") from err
+    result = split_dataset(
+        st,
+        ref or cfg.dataset,
+        by=by,
+        fractions=shares,
+        seed=seed,
+        holdout_sites=holdout_site or (),
+    )
+    table = Table(title=f"split by {result.by}")
+    for column in ("split", "frames", result.by.value + "s"):
+        table.add_column(column)
+    for name, count in result.counts.items():
+        table.add_row(name, str(count.frames), str(count.groups))
+    console.print(table)
+    if result.new_version:
+        console.print(f"split: [bold]{result.snapshot}[/]")
+    else:
+        console.print(f"splits unchanged: {result.snapshot} stays")
 
 
 @data_app.command("list")

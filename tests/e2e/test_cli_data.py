@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from tests.e2e.test_cli_sim import robotops
@@ -36,6 +37,22 @@ def test_ingest_label_inspect_and_tag(small_recordings: Path, tmp_path: Path) ->
     listing = robotops("data", "list", "--store", store)
     assert "doors" in listing.stdout and "18" in listing.stdout
 
+    split = robotops("data", "split", "--fractions", "0.34,0.33,0.33", "--store", store)
+    assert split.returncode == 0 and "split: doors@3" in split.stdout
+    show = robotops("data", "show", "doors@3", "--store", store)
+    assert all(name in show.stdout for name in ("train", "val", "test"))
+    bad = robotops("data", "split", "--fractions", "0.5,0.6,0", "--store", store)
+    assert bad.returncode == 2 and "sum to 1" in bad.stderr
+
+    out = tmp_path / "tasks"
+    exported = robotops("labels", "export", str(out), "--store", store)
+    assert exported.returncode == 0 and "0 tasks written" in exported.stdout
+    assert "18 labelled frames left out" in exported.stdout
+    relabel = robotops("labels", "export", str(tmp_path / "again"), "--all", "--store", store)
+    assert "18 tasks written" in relabel.stdout
+    assert len(json.loads((tmp_path / "again" / "tasks.json").read_text())) == 18
+    assert len(list((tmp_path / "again" / "images").iterdir())) == 18
+
 
 def test_bad_input_is_one_line_and_leaves_the_dataset_alone(
     small_recordings: Path, tmp_path: Path
@@ -57,3 +74,21 @@ def test_bad_input_is_one_line_and_leaves_the_dataset_alone(
     assert "│ 2" not in log.stdout  # still one version
     missing = robotops("data", "show", "doors@7", "--store", store)
     assert missing.returncode == 4 and "has no version 7" in missing.stderr
+
+
+def test_list_topics_tells_when_a_recording_reads_short_of_its_metadata(tmp_path: Path) -> None:
+    talker = Path(__file__).resolve().parents[3] / "shared/data/ros2/rosbag2_talker_sqlite3"
+    result = robotops("ingest", "--list-topics", str(talker))
+    assert result.returncode == 0
+    assert "/topic: read 0 messages, the recording's metadata says 10" in result.stdout
+    result = robotops("ingest", str(talker), "--store", str(tmp_path / "store"))
+    assert result.returncode == 3 and "no sensor topics" in result.stderr
+    assert not (tmp_path / "store").exists()
+
+    clouds = tmp_path / "clouds"
+    clouds.mkdir()
+    shutil.copy(talker.parents[1] / "pcd" / "pcl_bunny.pcd", clouds)
+    listed = robotops("ingest", "--list-topics", str(clouds))
+    assert "folder of files" in listed.stdout and "lidar" in listed.stdout
+    result = robotops("ingest", str(clouds), "--store", str(tmp_path / "store"))
+    assert result.returncode == 0 and "added 1 frames" in result.stdout

@@ -20,7 +20,7 @@ from robotops.config import Config, load_config
 from robotops.dataset.diff import diff as dataset_diff
 from robotops.dataset.export import LOCAL_FILES_PREFIX, export_tasks
 from robotops.dataset.labels import import_labels
-from robotops.dataset.splits import SplitBy, split_dataset
+from robotops.dataset.splits import SplitBy, SplitResult, split_dataset
 from robotops.dataset.store import Store
 from robotops.demo import DemoReport, run_demo
 from robotops.errors import RobotopsError, UsageError
@@ -375,6 +375,10 @@ def data_split(
         seed=seed,
         holdout_sites=holdout_site or (),
     )
+    _print_split(result)
+
+
+def _print_split(result: SplitResult) -> None:
     table = Table(title=f"split by {result.by}")
     for column in ("split", "frames", result.by.value + "s"):
         table.add_column(column)
@@ -508,6 +512,7 @@ def demo(
     console.print(
         f"labels: {report.labelled.changed} frames labelled in [bold]{report.labelled.snapshot}[/]"
     )
+    _print_split(report.split)
     console.print(f"demo workspace: {report.workspace}")
     console.print(f"try: robotops data log doors --store {report.workspace / 'datasets'}")
 

@@ -1,8 +1,8 @@
 """``robotops demo``: the whole loop on embedded defaults, in a fresh workspace.
 
 Each stage of the loop adds its step here as it arrives. Today: simulate recordings from several
-office sites, one of them unseen (held out for generalisation), ingest them into a versioned
-dataset, and import their labels as the next version.
+office sites, one of them unseen, ingest them into a versioned dataset, import their labels as the
+next version, and split by recording with the unseen site held out as test only.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rich.console import Console
 
 from robotops.config import Config
 from robotops.dataset.labels import LabelImport, import_labels
+from robotops.dataset.splits import SplitResult, split_dataset
 from robotops.dataset.store import Store
 from robotops.errors import ConflictError
 from robotops.ingest.ingest import IngestReport, ingest
@@ -23,6 +24,7 @@ from robotops.sim import SimConfig, SimulatedRecording, simulate
 
 MARKER = ".robotops-demo"
 DEMO_SITES = ("atrium", "loft", "clinic", "unseen-1")
+HELD_OUT = "unseen-1"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class DemoReport:
     recordings: list[SimulatedRecording]
     ingested: IngestReport
     labelled: LabelImport
+    split: SplitResult
 
 
 def _fresh_workspace(workspace: Path) -> None:
@@ -65,4 +68,9 @@ def run_demo(workspace: Path, console: Console) -> DemoReport:
 
     console.rule("[bold]3. import labels")
     labelled = import_labels(store, settings.dataset, [r.labels for r in recordings])
-    return DemoReport(workspace, recordings, ingested, labelled)
+
+    console.rule(f"[bold]4. split by recording, {HELD_OUT} held out")
+    split = split_dataset(
+        store, settings.dataset, fractions=(0.8, 0.2, 0.0), seed=0, holdout_sites=(HELD_OUT,)
+    )
+    return DemoReport(workspace, recordings, ingested, labelled, split)

@@ -142,7 +142,10 @@ def test_demo_simulates_several_sites_and_replaces_its_own_workspace(tmp_path: P
     assert sites == {"atrium", "loft", "clinic", "unseen-1"}
     assert "added 288 frames: doors@1" in result.stdout
     snapshot = Store(tmp_path / "ws" / "datasets").snapshot("doors")
-    assert snapshot.version == 2 and snapshot.labels().num_rows == snapshot.frame_count() == 288
+    assert snapshot.version == 3 and snapshot.labels().num_rows == snapshot.frame_count() == 288
+    index = snapshot.index().to_pylist()
+    assert {r["site"] for r in index if r["split"] == "test"} == {"unseen-1"}
+    assert {r["split"] for r in index if r["site"] != "unseen-1"} == {"train", "val"}
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")

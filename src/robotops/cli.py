@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -23,12 +24,14 @@ from robotops.dataset.labels import import_labels
 from robotops.dataset.splits import SplitBy, SplitResult, split_dataset
 from robotops.dataset.store import Store
 from robotops.demo import DemoReport, run_demo
-from robotops.errors import RobotopsError, UsageError
+from robotops.errors import CheckFailed, OutputError, RobotopsError, UsageError
 from robotops.ingest.folder import folder_streams
 from robotops.ingest.ingest import Engine, IngestReport, ingest, is_bag
 from robotops.ingest.recording import open_recording, topics
 from robotops.progress import frame_progress
 from robotops.sim import SITES, BagFormat, LabelFaults, SimConfig, SimulatedRecording, simulate
+from robotops.validate import Validation, validate
+from robotops.validate.validate import REPORT_HTML
 
 app = typer.Typer(
     name="robotops",
@@ -498,6 +501,85 @@ def data_diff(
         console.print(table)
 
 
+@app.command("validate")
+def validate_command(
+    ref: Annotated[
+        str | None,
+        typer.Argument(help="NAME, NAME@VERSION or NAME@TAG (default: the config's dataset)."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, markdown (for a pull request) or json.")
+    ] = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="Also copy the HTML report (with plots) to this file.")
+    ] = None,
+    recompute: Annotated[
+        bool, typer.Option(help="Run the checks even if a report is kept with the version.")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Threads decoding sensor data (default: one per core).")
+    ] = None,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Check a dataset version's labels, sensor data, balance and split leakage.
+
+    Exit code 0 when every error-severity check passes (warnings never fail), 10 when one
+    fails. Severities and limits come from `checks:` in robotops.yaml. The report (JSON and
+    HTML with plots) is kept with the version; a later run with the same rules shows it
+    without recomputing.
+    """
+    cfg, st = _setup(config, store)
+    fmt = "json" if as_json else fmt
+    if fmt not in ("table", "markdown", "json"):
+        raise UsageError(f"--format must be table, markdown or json, got {fmt!r}")
+    snapshot = st.snapshot(ref or cfg.dataset)
+    run = partial(validate, st, str(snapshot), cfg, recompute=recompute, workers=workers)
+    if fmt == "table":
+        # Transient: a kept report is shown without scanning, so no bar is left at 0.
+        total = snapshot.frame_count()
+        with frame_progress(console, "validating", total, transient=True) as advance:
+            result = run(on_frames=advance)
+    else:
+        result = run()  # stdout is the report alone
+    report = result.report
+    if html is not None:
+        data = snapshot.load_artifact(REPORT_HTML)
+        try:
+            html.write_bytes(data or b"")
+        except OSError as err:
+            raise OutputError(f"{html}: cannot write the HTML report: {err.strerror}") from err
+    if fmt == "json":
+        print(report.dumps(), end="")
+    elif fmt == "markdown":
+        print(report.to_markdown(), end="")
+    else:
+        _print_validation(result)
+    if report.failed:
+        failed = ", ".join(c.id for c in report.checks if c.failed)
+        raise CheckFailed(f"{report.dataset} failed validation: {failed}")
+
+
+def _print_validation(result: Validation) -> None:
+    report = result.report
+    colours = {"pass": "green", "warn": "yellow", "FAIL": "bold red"}
+    table = Table(title=f"validation of {report.dataset} ({report.frames} frames)")
+    for column in ("check", "severity", "status", "found"):
+        table.add_column(column)
+    for check in report.checks:
+        status = f"[{colours[check.status]}]{check.status}[/]"
+        table.add_row(check.id, str(check.severity), status, check.summary)
+    console.print(table)
+    counts = report.counts
+    kept = "kept report" if result.reused else "report"
+    console.print(
+        f"{counts['pass']} passed, {counts['warn']} warnings, {counts['FAIL']} failed; "
+        f"{kept}: {result.html_uri}",
+        soft_wrap=True,
+    )
+
+
 @app.command()
 def demo(
     workspace: Annotated[
@@ -513,6 +595,7 @@ def demo(
         f"labels: {report.labelled.changed} frames labelled in [bold]{report.labelled.snapshot}[/]"
     )
     _print_split(report.split)
+    _print_validation(report.validation)
     console.print(f"demo workspace: {report.workspace}")
     console.print(f"try: robotops data log doors --store {report.workspace / 'datasets'}")
 

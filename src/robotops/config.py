@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,6 +32,16 @@ class Sync(BaseModel):
     max_gap_ms: float = Field(60.0, gt=0, description="Largest stamp gap paired into one frame.")
 
 
+class RuleSettings(BaseModel):
+    """One check's settings in ``checks:``; unset fields keep the check's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    severity: Literal["error", "warning", "off"] | None = None
+    max_fraction: float | None = Field(None, ge=0, le=1)
+    limit: float | None = Field(None, ge=0)
+
+
 class Config(BaseModel):
     """The whole ``robotops.yaml``."""
 
@@ -42,6 +53,9 @@ class Config(BaseModel):
     base_frame: str = "base_link"
     topics: Topics = Topics()
     sync: Sync = Sync()
+    checks: dict[str, RuleSettings] = Field(
+        default_factory=dict, description="Validation check overrides by check id."
+    )
 
 
 def load_config(path: Path | None = None) -> Config:

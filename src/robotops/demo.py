@@ -2,7 +2,8 @@
 
 Each stage of the loop adds its step here as it arrives. Today: simulate recordings from several
 office sites, one of them unseen, ingest them into a versioned dataset, import their labels as the
-next version, and split by recording with the unseen site held out as test only.
+next version, split by recording with the unseen site held out as test only, and validate the
+split dataset.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from robotops.errors import ConflictError
 from robotops.ingest.ingest import IngestReport, ingest
 from robotops.progress import frame_progress
 from robotops.sim import SimConfig, SimulatedRecording, simulate
+from robotops.validate import Validation, validate
 
 MARKER = ".robotops-demo"
 DEMO_SITES = ("atrium", "loft", "clinic", "unseen-1")
@@ -36,6 +38,7 @@ class DemoReport:
     ingested: IngestReport
     labelled: LabelImport
     split: SplitResult
+    validation: Validation
 
 
 def _fresh_workspace(workspace: Path) -> None:
@@ -73,4 +76,8 @@ def run_demo(workspace: Path, console: Console) -> DemoReport:
     split = split_dataset(
         store, settings.dataset, fractions=(0.8, 0.2, 0.0), seed=0, holdout_sites=(HELD_OUT,)
     )
-    return DemoReport(workspace, recordings, ingested, labelled, split)
+
+    console.rule("[bold]5. validate")
+    with frame_progress(console, "validating", split.snapshot.frame_count()) as advance:
+        validation = validate(store, str(split.snapshot), settings, on_frames=advance)
+    return DemoReport(workspace, recordings, ingested, labelled, split, validation)

@@ -19,9 +19,9 @@ from rich.progress import (
 
 @contextmanager
 def frame_progress(
-    console: Console, description: str, total: int | None
-) -> Iterator[Callable[[], None]]:
-    """Show a bar of ``total`` frames (unknown: None); yields a function that counts one frame."""
+    console: Console, description: str, total: int | None, *, transient: bool = False
+) -> Iterator[Callable[..., None]]:
+    """Show a bar of ``total`` frames (unknown: None); yields ``advance(frames=1)`` to count."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -31,13 +31,13 @@ def frame_progress(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
-        transient=False,
+        transient=transient,
     )
     with progress:
         task = progress.add_task(description, total=total, rate="")
 
-        def advance() -> None:
-            progress.advance(task)
+        def advance(frames: int = 1) -> None:
+            progress.advance(task, frames)
             speed = progress.tasks[task].speed
             progress.update(task, rate=f"{speed:6.1f} frames/s" if speed else "")
 

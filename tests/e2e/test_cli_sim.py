@@ -146,6 +146,8 @@ def test_demo_simulates_several_sites_and_replaces_its_own_workspace(tmp_path: P
     index = snapshot.index().to_pylist()
     assert {r["site"] for r in index if r["split"] == "test"} == {"unseen-1"}
     assert {r["split"] for r in index if r["site"] != "unseen-1"} == {"train", "val"}
+    assert "validation of doors@3" in result.stdout and "0 failed" in result.stdout
+    assert (tmp_path / "ws/datasets/doors/reports/v3/validation.html").is_file()
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")

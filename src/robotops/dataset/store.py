@@ -128,6 +128,37 @@ class Snapshot:
         """Split of each frame that has one."""
         return self._table("splits", self.commit.splits_version, None)
 
+    def save_artifact(self, filename: str, data: bytes) -> str:
+        """Keep a file (a report) with this version; returns its URI or path.
+
+        Artifacts live beside the tables, under ``reports/v<VERSION>/``; writing one again
+        replaces it whole (a local file is written aside and renamed into place).
+        """
+        uri = f"{self.store.root}/{self.name}/reports/v{self.version}/{filename}"
+        if self.store._local:
+            path = Path(uri)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.partial")
+            partial.write_bytes(data)
+            partial.replace(path)
+            return str(path)
+        fs, path = pafs.FileSystem.from_uri(uri)
+        with fs.open_output_stream(path) as out:
+            out.write(data)
+        return uri
+
+    def load_artifact(self, filename: str) -> bytes | None:
+        """A file kept with this version by :meth:`save_artifact`, or None if there is none."""
+        uri = f"{self.store.root}/{self.name}/reports/v{self.version}/{filename}"
+        if self.store._local:
+            path = Path(uri)
+            return path.read_bytes() if path.is_file() else None
+        fs, path = pafs.FileSystem.from_uri(uri)
+        if fs.get_file_info(path).type != pafs.FileType.File:
+            return None
+        with fs.open_input_stream(path) as stream:
+            return stream.read()
+
     def frame_count(self) -> int:
         """Number of frames."""
         if self.commit.frames_version is None:

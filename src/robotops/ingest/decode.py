@@ -163,7 +163,16 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # compressed_depth_image_transport's ConfigHeader: int32 format, float32 depthParam[2].
 _DEPTH_HEADER = struct.Struct("<i2f")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error)
+IMAGE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+)
+"""What Pillow raises for bytes that are not a sound image; one list for every reader."""
 
 
 def decode_compressed(msg: Any) -> np.ndarray:
@@ -241,7 +250,7 @@ def _open_image(data: bytes, what: str) -> Image.Image:
         image.load()
     except UnidentifiedImageError as err:
         raise DecodeError(f"{what} is not a JPEG or PNG image ({len(data)} bytes)") from err
-    except (*_PIL_ERRORS, Image.DecompressionBombError) as err:
+    except IMAGE_ERRORS as err:
         reason = " ".join(str(err).split()) or type(err).__name__
         raise DecodeError(f"{what} is corrupt ({len(data)} bytes): {reason}") from err
     return image

@@ -45,7 +45,7 @@ from PIL import Image
 
 from robotops.config import Config
 from robotops.errors import DataError
-from robotops.ingest.decode import decode_compressed
+from robotops.ingest.decode import IMAGE_ERRORS, decode_compressed
 from robotops.ingest.errors import DecodeError
 from robotops.ingest.frames import (
     RecordingSummary,
@@ -72,7 +72,6 @@ _NANOSECONDS = re.compile(r"0|[1-9][0-9]*")
 _SECONDS = re.compile(r"([0-9]+)\.([0-9]+)")
 _DIGITS = re.compile(r"([0-9]+)")
 _INT64_MAX = 2**63 - 1
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ def _flat_roles(files: Iterable[Path]) -> Iterable[tuple[Path, str]]:
             try:
                 with Image.open(file) as image:  # reads the header only
                     mode = image.mode
-            except _PIL_ERRORS as err:
+            except IMAGE_ERRORS as err:
                 raise DataError(f"{file}: not a readable PNG image: {one_line(err)}") from err
             yield file, "depth" if mode.startswith("I") else "rgb"  # I, I;16: 16-bit grey
 
@@ -317,5 +316,5 @@ def _read_tiff(path: Path) -> np.ndarray:
         with Image.open(path, formats=("TIFF",)) as image:
             image.load()
             return np.array(image)
-    except _PIL_ERRORS as err:
+    except IMAGE_ERRORS as err:
         raise DecodeError(f"not a readable TIFF image: {one_line(err)}") from err

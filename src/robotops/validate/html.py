@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image
 
+from robotops.ingest.decode import IMAGE_ERRORS
 from robotops.validate.report import ValidationReport
 
 if TYPE_CHECKING:
@@ -430,7 +431,6 @@ _EMBEDDED_FORMATS = {
     "GIF": "image/gif",
     "WEBP": "image/webp",
 }
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 def _image_uri(data: bytes) -> str | None:
@@ -443,6 +443,6 @@ def _image_uri(data: bytes) -> str | None:
                 buffer = io.BytesIO()
                 image.convert("RGB").save(buffer, format="PNG")
                 data, mime = buffer.getvalue(), "image/png"
-    except _PIL_ERRORS:
+    except IMAGE_ERRORS:
         return None
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")

@@ -22,6 +22,7 @@ import pyarrow as pa
 from PIL import Image
 
 from robotops.dataset.store import Snapshot
+from robotops.ingest.decode import IMAGE_ERRORS
 
 SENSOR_COLUMNS = (
     "frame_id",
@@ -55,8 +56,6 @@ STATS_SCHEMA = pa.schema(
     ]
 )
 
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
-
 
 def dhash(grey: Image.Image) -> int:
     """64-bit difference hash: is each pixel of a 9x8 thumbnail brighter than its left neighbour."""
@@ -72,7 +71,7 @@ def _rgb(data: bytes | None, row: dict[str, Any]) -> dict[str, Any]:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             grey = image.convert("L")
-    except _PIL_ERRORS as err:
+    except IMAGE_ERRORS as err:
         return {"has_rgb": True, "rgb_error": f"{err.__class__.__name__}: {err}"[:200]}
     out = {
         "has_rgb": True,

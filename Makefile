@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEVSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[ray,dev]'
+	$(BIN)/pip install -q -e '.[train,ray,dev]'
 	touch $@ $(STAMP)
 
 ## demo: set up and run the main job end to end on the embedded defaults

@@ -1,0 +1,1 @@
+"""Training: model inputs from a dataset version, the training loop, tracking and sweeps."""

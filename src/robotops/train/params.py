@@ -1,0 +1,95 @@
+"""``params.yaml``: what a training run is made of, validated before anything runs.
+
+A run is fully named by its dataset reference (pinned to a version or tag), model, preprocessing,
+augmentation, hyperparameters and seed; the same file and dataset version give the same model.
+The preprocessing and augmentation sections are passed to :class:`PreprocessSpec` and
+:class:`AugmentConfig`, which check their own values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from robotops.dataset.refs import DatasetRef
+from robotops.errors import UsageError
+from robotops.transforms import AugmentConfig, PreprocessSpec
+
+PARAMS_FILE = "params.yaml"
+
+
+class EarlyStopping(BaseModel):
+    """Stop when validation accuracy has not improved for ``patience`` epochs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patience: int = Field(3, ge=1, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, description="Least gain that counts as improvement.")
+
+
+class TrainParams(BaseModel):
+    """The ``train:`` section of ``params.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str = Field(description="Dataset reference, e.g. doors@7 or doors@release-2026-11.")
+    model: str = Field("fusion", description="camera, rgbd, lidar or fusion.")
+    seed: int = Field(0, ge=0)
+    epochs: int = Field(10, ge=1, le=1000)
+    batch_size: int = Field(32, ge=1, le=4096)
+    lr: float = Field(1e-3, gt=0, le=1)
+    weight_decay: float = Field(0.0, ge=0)
+    train_split: str = "train"
+    val_split: str = "val"
+    early_stopping: EarlyStopping = EarlyStopping()
+    hyper: dict[str, Any] = Field(default_factory=dict, description="Model hyperparameters.")
+    preprocess: dict[str, Any] = Field(default_factory=dict)
+    augment: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_ref(cls, value: str) -> str:
+        try:
+            DatasetRef.parse(value)
+        except UsageError as err:
+            raise ValueError(str(err)) from err  # pydantic then names the key
+        return value
+
+    def spec(self) -> PreprocessSpec:
+        """The preprocessing spec these parameters ask for."""
+        return PreprocessSpec.from_dict(self.preprocess)
+
+    def augmentation(self) -> AugmentConfig:
+        """The augmentation these parameters ask for."""
+        return AugmentConfig.from_dict(self.augment)
+
+
+def load_params(path: Path) -> TrainParams:
+    """Read the ``train:`` section of a ``params.yaml``.
+
+    Raises:
+        UsageError: The file is missing, not YAML, or any value is invalid; the message names
+            the file and the first offending key.
+    """
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as err:
+        raise UsageError(f"{path}: no such parameters file") from err
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
+    if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
+        raise UsageError(f"{path}: needs a train: section (dataset, model, epochs, ...)")
+    try:
+        params = TrainParams.model_validate(data["train"])
+        params.spec()
+        params.augmentation()
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"{path}: train.{where}: {first['msg']}") from err
+    except UsageError as err:
+        raise UsageError(f"{path}: {err}") from err
+    return params

@@ -143,6 +143,20 @@ ConfigOption = Annotated[
 StoreOption = Annotated[
     str | None, typer.Option("--store", help="Store root (default: the config's, ./datasets).")
 ]
+FormatOption = Annotated[
+    str, typer.Option("--format", help="table, markdown (for a pull request) or json.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+
+
+def _report_format(fmt: str, as_json: bool) -> str:
+    """The report format asked for by ``--format`` and ``--json``."""
+    fmt = "json" if as_json else fmt
+    if fmt not in ("table", "markdown", "json"):
+        raise UsageError(f"--format must be table, markdown or json, got {fmt!r}")
+    return fmt
+
+
 data_app = typer.Typer(
     help="Inspect, compare, tag and split dataset versions.", no_args_is_help=True
 )
@@ -470,18 +484,14 @@ def data_tag(
 def data_diff(
     a: Annotated[str, typer.Argument(help="The older reference.")],
     b: Annotated[str, typer.Argument(help="The newer reference.")],
-    fmt: Annotated[
-        str, typer.Option("--format", help="table, markdown (for a pull request) or json.")
-    ] = "table",
-    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    fmt: FormatOption = "table",
+    as_json: JsonOption = False,
     config: ConfigOption = None,
     store: StoreOption = None,
 ) -> None:
     """Frames added and removed, label changes, and class counts per site between versions."""
     _, st = _setup(config, store)
-    fmt = "json" if as_json else fmt
-    if fmt not in ("table", "markdown", "json"):
-        raise UsageError(f"--format must be table, markdown or json, got {fmt!r}")
+    fmt = _report_format(fmt, as_json)
     result = dataset_diff(st.snapshot(a), st.snapshot(b))
     if fmt == "json":
         print(json.dumps(result.to_json(), indent=2))
@@ -507,10 +517,8 @@ def validate_command(
         str | None,
         typer.Argument(help="NAME, NAME@VERSION or NAME@TAG (default: the config's dataset)."),
     ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", help="table, markdown (for a pull request) or json.")
-    ] = "table",
-    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    fmt: FormatOption = "table",
+    as_json: JsonOption = False,
     html: Annotated[
         Path | None, typer.Option(help="Also copy the HTML report (with plots) to this file.")
     ] = None,
@@ -531,9 +539,7 @@ def validate_command(
     without recomputing.
     """
     cfg, st = _setup(config, store)
-    fmt = "json" if as_json else fmt
-    if fmt not in ("table", "markdown", "json"):
-        raise UsageError(f"--format must be table, markdown or json, got {fmt!r}")
+    fmt = _report_format(fmt, as_json)
     snapshot = st.snapshot(ref or cfg.dataset)
     run = partial(validate, st, str(snapshot), cfg, recompute=recompute, workers=workers)
     if fmt == "table":

@@ -80,12 +80,15 @@ class Snapshot:
         schema = _COMPONENTS[component]
         if version is None:
             return schema.empty_table().select(list(columns) if columns else schema.names)
-        ds = lance.dataset(
+        return self._open(component, version).to_table(columns=list(columns) if columns else None)
+
+    def _open(self, component: str, version: int) -> lance.LanceDataset:
+        """One of this version's Lance tables, at the version this commit names."""
+        return lance.dataset(
             self.store.uri(self.name, component),
             version=version,
             storage_options=self.store.storage_options,
         )
-        return ds.to_table(columns=list(columns) if columns else None)
 
     def frames(self, columns: Sequence[str] | None = None) -> pa.Table:
         """Frame rows (all columns, or ``columns``)."""
@@ -105,11 +108,7 @@ class Snapshot:
         version = self.commit.frames_version
         if version is None or (frame_ids is not None and not frame_ids):
             return
-        ds = lance.dataset(
-            self.store.uri(self.name, "frames"),
-            version=version,
-            storage_options=self.store.storage_options,
-        )
+        ds = self._open("frames", version)
         if frame_ids is None:
             yield from ds.to_batches(columns=list(columns), batch_size=batch_size)
             return
@@ -128,13 +127,17 @@ class Snapshot:
         """Split of each frame that has one."""
         return self._table("splits", self.commit.splits_version, None)
 
+    def artifact_uri(self, filename: str) -> str:
+        """Where a file kept with this version lives (whether or not it exists yet)."""
+        return f"{self.store.root}/{self.name}/reports/v{self.version}/{filename}"
+
     def save_artifact(self, filename: str, data: bytes) -> str:
         """Keep a file (a report) with this version; returns its URI or path.
 
         Artifacts live beside the tables, under ``reports/v<VERSION>/``; writing one again
         replaces it whole (a local file is written aside and renamed into place).
         """
-        uri = f"{self.store.root}/{self.name}/reports/v{self.version}/{filename}"
+        uri = self.artifact_uri(filename)
         if self.store._local:
             path = Path(uri)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +152,7 @@ class Snapshot:
 
     def load_artifact(self, filename: str) -> bytes | None:
         """A file kept with this version by :meth:`save_artifact`, or None if there is none."""
-        uri = f"{self.store.root}/{self.name}/reports/v{self.version}/{filename}"
+        uri = self.artifact_uri(filename)
         if self.store._local:
             path = Path(uri)
             return path.read_bytes() if path.is_file() else None
@@ -163,11 +166,7 @@ class Snapshot:
         """Number of frames."""
         if self.commit.frames_version is None:
             return 0
-        return lance.dataset(
-            self.store.uri(self.name, "frames"),
-            version=self.commit.frames_version,
-            storage_options=self.store.storage_options,
-        ).count_rows()
+        return self._open("frames", self.commit.frames_version).count_rows()
 
     def index(
         self, columns: Sequence[str] = ("frame_id", "recording_id", "site", "stamp_ns")

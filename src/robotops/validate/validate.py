@@ -122,7 +122,8 @@ def validate(
         report = ValidationReport.from_json(json.loads(kept))
         html = snapshot.load_artifact(REPORT_HTML)
         if report.settings_digest == digest and html is not None:
-            return Validation(report, True, *_uris(snapshot))
+            uris = snapshot.artifact_uri(REPORT_JSON), snapshot.artifact_uri(REPORT_HTML)
+            return Validation(report, True, *uris)
 
     stats = scan(snapshot, workers=workers, on_frames=on_frames)
     ctx = context(snapshot, stats)
@@ -143,8 +144,3 @@ def validate(
     html_uri = snapshot.save_artifact(REPORT_HTML, page.encode())
     json_uri = snapshot.save_artifact(REPORT_JSON, report.dumps().encode())
     return Validation(report, False, json_uri, html_uri)
-
-
-def _uris(snapshot: Snapshot) -> tuple[str, str]:
-    base = f"{snapshot.store.root}/{snapshot.name}/reports/v{snapshot.version}"
-    return f"{base}/{REPORT_JSON}", f"{base}/{REPORT_HTML}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -68,14 +68,29 @@ def load_config(path: Path | None = None) -> Config:
         path = Path(CONFIG_FILE)
         if not path.exists():
             return Config()
+    data = read_yaml(path, "configuration file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
         return Config.model_validate(data)
+    except ValidationError as err:
+        raise UsageError(f"{path}: {first_error(err)}") from err
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """The YAML document in ``path`` (an empty file reads as ``{}``).
+
+    Raises:
+        UsageError: The file is missing or is not valid YAML; ``what`` names it in the message.
+    """
+    try:
+        return yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError as err:
-        raise UsageError(f"{path}: no such configuration file") from err
+        raise UsageError(f"{path}: no such {what}") from err
     except yaml.YAMLError as err:
         raise UsageError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"{path}: {where}: {first['msg']}") from err
+
+
+def first_error(err: ValidationError, prefix: str = "") -> str:
+    """A pydantic error as one line: the first offending key and what is wrong with it."""
+    first = err.errors()[0]
+    keys = [str(p) for p in first["loc"]]
+    return f"{'.'.join([prefix, *keys] if prefix else keys)}: {first['msg']}"

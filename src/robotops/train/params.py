@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from robotops.config import first_error, read_yaml
 from robotops.dataset.refs import DatasetRef
 from robotops.errors import UsageError
 from robotops.transforms import AugmentConfig, PreprocessSpec
@@ -74,12 +74,7 @@ def load_params(path: Path) -> TrainParams:
         UsageError: The file is missing, not YAML, or any value is invalid; the message names
             the file and the first offending key.
     """
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError as err:
-        raise UsageError(f"{path}: no such parameters file") from err
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
+    data = read_yaml(path, "parameters file")
     if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
         raise UsageError(f"{path}: needs a train: section (dataset, model, epochs, ...)")
     try:
@@ -87,9 +82,7 @@ def load_params(path: Path) -> TrainParams:
         params.spec()
         params.augmentation()
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"{path}: train.{where}: {first['msg']}") from err
+        raise UsageError(f"{path}: {first_error(err, 'train')}") from err
     except UsageError as err:
         raise UsageError(f"{path}: {err}") from err
     return params

@@ -10,7 +10,7 @@ import json
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -28,10 +28,13 @@ from robotops.errors import CheckFailed, OutputError, RobotopsError, UsageError
 from robotops.ingest.folder import folder_streams
 from robotops.ingest.ingest import Engine, IngestReport, ingest, is_bag
 from robotops.ingest.recording import open_recording, topics
-from robotops.progress import frame_progress
+from robotops.progress import TrainBars, frame_progress
 from robotops.sim import SITES, BagFormat, LabelFaults, SimConfig, SimulatedRecording, simulate
 from robotops.validate import Validation, validate
 from robotops.validate.validate import REPORT_HTML
+
+if TYPE_CHECKING:
+    from robotops.train.run import TrainResult
 
 app = typer.Typer(
     name="robotops",
@@ -584,6 +587,86 @@ def _print_validation(result: Validation) -> None:
         f"{kept}: {result.html_uri}",
         soft_wrap=True,
     )
+
+
+ParamsOption = Annotated[
+    Path, typer.Option("--params", "-p", help="Parameters file with a train: section.")
+]
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        help="Folder for run checkpoints, the input cache and the default MLflow store "
+        "(mlflow.db); MLFLOW_TRACKING_URI overrides the store."
+    ),
+]
+
+
+@app.command("train")
+def train_command(
+    params_file: ParamsOption = Path("params.yaml"),
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            help="MLflow run id of an interrupted run: go on from its last completed epoch."
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Data-parallel workers; above 1 trains on Ray Train (DDP, gloo).")
+    ] = 1,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address for --workers (default: a local Ray).")
+    ] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "robotops-train",
+    workspace: WorkspaceOption = Path("."),
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Train a door classifier on a dataset version, tracked in MLflow.
+
+    Everything comes from the train: section of params.yaml (dataset version, model, epochs,
+    learning rate, seed, preprocessing, augmentation); the same file and version train the same
+    model. Each epoch writes a safetensors checkpoint; Ctrl-C stops cleanly and prints the
+    command that resumes the run.
+    """
+    from robotops.train.params import load_params
+    from robotops.train.run import train  # torch and MLflow: loaded only when training
+
+    params = load_params(params_file)
+    _, dataset_store = _setup(config, store)
+    with TrainBars(console) as bars:
+        result = train(
+            params,
+            dataset_store,
+            workspace,
+            resume=resume,
+            experiment=experiment,
+            workers=workers,
+            address=address,
+            progress=bars,
+        )
+    _print_training(result)
+
+
+def _print_training(result: TrainResult) -> None:
+    from robotops.train.tracking import ui_command
+
+    best = result.best
+    stop = "stopped early" if result.state.stopped_early else "all epochs run"
+    console.print(
+        f"trained on [bold]{result.snapshot}[/]: best epoch {result.state.best_epoch} of "
+        f"{result.state.epoch} ({stop}), val accuracy {best.val_acc:.3f}, "
+        f"val loss {best.val_loss:.4f}"
+    )
+    table = Table(title="validation confusion matrix (rows: true)")
+    table.add_column("")
+    for name in result.classes:
+        table.add_column(name, justify="right")
+    for name, row in zip(result.classes, result.confusion, strict=True):
+        table.add_row(name, *(str(v) for v in row))
+    console.print(table)
+    console.print(f"checkpoint: {result.checkpoint}")
+    console.print(f"MLflow run {result.run_id} in {result.tracking_uri}")
+    console.print(f"open it with: {ui_command(result.tracking_uri)}", soft_wrap=True)
 
 
 @app.command()

@@ -12,7 +12,8 @@ Hierarchy::
     ├── NotFoundError        4  404  a named thing (dataset, version, model, site) does not exist
     ├── ConflictError        5  409  the target exists already or changed underneath us
     ├── OutputError          6  500  an output cannot be written (permissions, disk)
-    └── CheckFailed         10  412  a check ran and failed (validation, gate)
+    ├── CheckFailed         10  412  a check ran and failed (validation, gate)
+    └── Interrupted        130  503  stopped by the user (Ctrl-C); the message says how to resume
 """
 
 from __future__ import annotations
@@ -65,3 +66,10 @@ class CheckFailed(RobotopsError):
 
     exit_code = 10
     http_status = 412
+
+
+class Interrupted(RobotopsError):
+    """Stopped by the user; the message says how to go on."""
+
+    exit_code = 130
+    http_status = 503

@@ -17,6 +17,8 @@ before writing on top. Tags are Lance tags on ``commits``; a committed version n
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -167,6 +169,17 @@ class Snapshot:
         if self.commit.frames_version is None:
             return 0
         return self._open("frames", self.commit.frames_version).count_rows()
+
+    def digest(self) -> str:
+        """A fingerprint of what a model trained on this version saw: frames, labels, splits.
+
+        It covers every frame id with its recording, label and split, the class list and the
+        frames table version, so it changes exactly when a relabel, a re-split or new frames do.
+        """
+        index = self.index(("frame_id", "recording_id", "stamp_ns"))
+        rows = index.select(["frame_id", "recording_id", "label", "split"]).to_pylist()
+        text = json.dumps([self.commit.frames_version, self.classes, rows], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def index(
         self, columns: Sequence[str] = ("frame_id", "recording_id", "site", "stamp_ns")

@@ -16,18 +16,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from robotops.config import first_error, read_yaml
 from robotops.dataset.refs import DatasetRef
 from robotops.errors import UsageError
+from robotops.models import MODELS, ModelConfig
 from robotops.transforms import AugmentConfig, PreprocessSpec
 
 PARAMS_FILE = "params.yaml"
 
 
 class EarlyStopping(BaseModel):
-    """Stop when validation accuracy has not improved for ``patience`` epochs."""
+    """Stop when the validation loss has not fallen by ``min_delta`` for ``patience`` epochs.
+
+    Loss, not accuracy, is watched: on an easy validation split accuracy reaches 1.0 early and
+    then cannot show that the model is still getting surer of its answers.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     patience: int = Field(3, ge=1, description="Epochs without improvement before stopping.")
-    min_delta: float = Field(0.0, ge=0, description="Least gain that counts as improvement.")
+    min_delta: float = Field(0.0, ge=0, description="Least fall in loss that counts.")
 
 
 class TrainParams(BaseModel):
@@ -36,7 +41,7 @@ class TrainParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: str = Field(description="Dataset reference, e.g. doors@7 or doors@release-2026-11.")
-    model: str = Field("fusion", description="camera, rgbd, lidar or fusion.")
+    model: str = Field("fusion", description=f"One of {', '.join(MODELS)}.")
     seed: int = Field(0, ge=0)
     epochs: int = Field(10, ge=1, le=1000)
     batch_size: int = Field(32, ge=1, le=4096)
@@ -53,10 +58,32 @@ class TrainParams(BaseModel):
     @classmethod
     def _dataset_ref(cls, value: str) -> str:
         try:
-            DatasetRef.parse(value)
+            ref = DatasetRef.parse(value)
         except UsageError as err:
             raise ValueError(str(err)) from err  # pydantic then names the key
+        if ref.version is None and ref.tag is None:
+            raise ValueError(
+                f"{value!r} names no version: pin one ({value}@7 or {value}@TAG) so the run "
+                "can be repeated"
+            )
         return value
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in MODELS:
+            raise ValueError(f"unknown model {value!r}; known models: {', '.join(MODELS)}")
+        return value
+
+    @field_validator("hyper")
+    @classmethod
+    def _model_hyper(cls, value: dict[str, Any]) -> dict[str, Any]:
+        ModelConfig(**value)  # its ValidationError names the field
+        return value
+
+    def dataset_ref(self) -> DatasetRef:
+        """The parsed dataset reference."""
+        return DatasetRef.parse(self.dataset)
 
     def spec(self) -> PreprocessSpec:
         """The preprocessing spec these parameters ask for."""

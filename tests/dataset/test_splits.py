@@ -198,3 +198,25 @@ def test_a_dataset_without_frames_has_nothing_to_split(tmp_path: Path) -> None:
     store.commit("doors", kind="labels", message="labels only", labels=labels, classes=CLASSES)
     with pytest.raises(UsageError, match="doors@1 has no frames to split"):
         split_dataset(store, "doors")
+
+
+def test_labelled_groups_are_stratified_so_every_split_gets_every_class(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    # Twelve recordings of six frames, four per class; val and test get three recordings each.
+    recordings = {f"rec-{i:02d}": ("atrium", 6) for i in range(12)}
+    commit_recordings(store, recordings)
+    label_of = {rec: CLASSES[i % 3] for i, rec in enumerate(sorted(recordings))}
+    rows = [
+        {"frame_id": r["frame_id"], "label": label_of[r["recording_id"]], "review_status": "ok"}
+        for r in store.snapshot("doors").index().to_pylist()
+    ]
+    store.commit("doors", kind="labels", message="labels",
+                 labels=pa.Table.from_pylist(rows, schema=LABEL_SCHEMA))  # fmt: skip
+    for seed in range(5):
+        split_dataset(store, "doors", fractions=(0.5, 0.25, 0.25), seed=seed)
+        classes: dict[str, set[str]] = defaultdict(set)
+        for row in store.snapshot("doors").index().to_pylist():
+            classes[row["split"]].add(row["label"])
+        assert classes["train"] == set(CLASSES), seed
+        # Without stratification, three random recordings often miss a class.
+        assert classes["val"] == classes["test"] == set(CLASSES), seed

@@ -10,7 +10,11 @@ How groups are assigned:
    and shuffled with ``numpy.random.default_rng(seed)``.
 2. Groups at a held-out site go to ``test`` first and take no further part (a recording counts
    as at a held-out site when any of its frames is).
-3. The remaining groups are laid end to end in shuffled order and cut into train, val and test
+3. When frames are labelled, the remaining groups are stratified: each group counts as its most
+   common label, and the shuffled groups are dealt out round robin by that label (classes in
+   order of first appearance), so every split gets its share of every class, not whatever the
+   shuffle left over. Unlabelled groups form one more class.
+4. The remaining groups are laid end to end in that order and cut into train, val and test
    by **cumulative frame share**: each cut sits at the group boundary whose cumulative frame count
    is closest to the asked cumulative fraction (ties: the earlier boundary), while leaving at
    least one group to every later split with a non-zero fraction. A zero fraction gets no group.
@@ -130,7 +134,7 @@ def split_dataset(
             f"{snap} is not the head of {snap.name} (the head is {head}): splits are committed "
             f"on top of the head, so split {snap.name} itself"
         )
-    frames = snap.frames(["frame_id", "recording_id", "site"])
+    frames = snap.index(("frame_id", "recording_id", "site", "stamp_ns"))
     if frames.num_rows == 0:
         raise UsageError(f"{snap} has no frames to split; ingest recordings first")
 
@@ -148,7 +152,10 @@ def split_dataset(
     rng = np.random.default_rng(seed)
     shuffled = [names[i] for i in rng.permutation(len(names))]
     held_out = [g for g in shuffled if sites_of.get(g, set()) & held]
-    pool = [g for g in shuffled if not sites_of.get(g, set()) & held]
+    pool = _stratified(
+        [g for g in shuffled if not sites_of.get(g, set()) & held],
+        _majority_labels(keys, frames.column("label").to_pylist()),
+    )
 
     assignment = dict.fromkeys(held_out, "test")
     assignment |= _assign(pool, [sizes[g] for g in pool], shares, by, bool(held_out))
@@ -206,6 +213,31 @@ def _check_holdout(holdout_sites: Sequence[str], known: set[str]) -> set[str]:
             f"held-out site(s) {', '.join(unknown)} not in the dataset (its sites: {listed})"
         )
     return set(holdout_sites)
+
+
+def _majority_labels(keys: list[str], labels: list[str | None]) -> dict[str, str | None]:
+    """Each group's most common label (ties: the first in sorted order; None if unlabelled)."""
+    counts: dict[str, dict[str | None, int]] = {}
+    for key, label in zip(keys, labels, strict=True):
+        counts.setdefault(key, {})
+        if label is not None:
+            counts[key][label] = counts[key].get(label, 0) + 1
+    return {
+        key: min(c, key=lambda label: (-c[label], label)) if c else None
+        for key, c in counts.items()
+    }
+
+
+def _stratified(groups: list[str], label_of: dict[str, str | None]) -> list[str]:
+    """``groups`` dealt out round robin by label, keeping their order within each label."""
+    by_label: dict[str | None, list[str]] = {}
+    for group in groups:
+        by_label.setdefault(label_of[group], []).append(group)
+    queues = list(by_label.values())
+    dealt: list[str] = []
+    for turn in range(max((len(q) for q in queues), default=0)):
+        dealt.extend(q[turn] for q in queues if turn < len(q))
+    return dealt
 
 
 def _assign(

@@ -73,3 +73,9 @@ class Interrupted(RobotopsError):
 
     exit_code = 130
     http_status = 503
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (its class name if it has none)."""
+    text = " ".join(str(err).split())
+    return text or err.__class__.__name__

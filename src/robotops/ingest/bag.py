@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from robotops.config import Config
-from robotops.errors import DataError
+from robotops.errors import DataError, one_line
 from robotops.ingest.decode import DecodeError, decode_compressed, decode_image, decode_pointcloud2
 from robotops.ingest.frames import (
     MODALITIES,
@@ -34,7 +34,6 @@ from robotops.ingest.recording import (
     COMPRESSED,
     READ_ERRORS,
     assign_roles,
-    one_line,
     open_recording,
 )
 from robotops.ingest.sync import pair_nearest

@@ -44,7 +44,7 @@ import pyarrow as pa
 from PIL import Image
 
 from robotops.config import Config
-from robotops.errors import DataError
+from robotops.errors import DataError, one_line
 from robotops.ingest.decode import IMAGE_ERRORS, decode_compressed
 from robotops.ingest.errors import DecodeError
 from robotops.ingest.frames import (
@@ -57,7 +57,6 @@ from robotops.ingest.frames import (
     rgb_columns,
 )
 from robotops.ingest.pcd import read_pcd
-from robotops.ingest.recording import one_line
 from robotops.ingest.sync import pair_nearest
 
 _ROLES = ("rgb", "depth", "lidar")  # in anchor order

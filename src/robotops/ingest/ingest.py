@@ -8,8 +8,6 @@ and still commits once, from the caller.
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,11 +17,11 @@ import pyarrow as pa
 
 from robotops.config import Config
 from robotops.dataset.store import Snapshot, Store
-from robotops.errors import DataError, RobotopsError, UsageError
+from robotops.errors import DataError, RobotopsError, UsageError, one_line
 from robotops.ingest.bag import read_bag
 from robotops.ingest.folder import read_folder
 from robotops.ingest.frames import RecordingSummary
-from robotops.ingest.recording import one_line
+from robotops.raycluster import connect
 
 BAG_FILES = ("*.db3", "*.db3.zstd", "*.mcap", "*.mcap.zstd")
 
@@ -75,18 +73,7 @@ def _read_with_ray(
     except ImportError as err:
         raise UsageError("--engine ray needs Ray: pip install 'robotops[ray]'") from err
 
-    started = not ray.is_initialized()
-    if started:
-        with warnings.catch_warnings():
-            # Ray starts its processes with fork+exec: they never use the parent's Lance state,
-            # so Lance's fork-safety warning does not apply to them.
-            warnings.filterwarnings("ignore", "lance is not fork-safe")
-            ray.init(
-                address=address,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.ERROR,
-            )
+    started = connect(ray, address)
     try:
         task = ray.remote(read_recording)
         pending = {task.remote(Path(p).resolve(), config): i for i, p in enumerate(paths)}

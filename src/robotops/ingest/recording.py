@@ -15,7 +15,7 @@ from rosbags.rosbag2 import ReaderError as Ros2ReaderError
 from rosbags.typesys import Stores, get_typestore
 
 from robotops.config import Topics
-from robotops.errors import DataError
+from robotops.errors import DataError, one_line
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -147,9 +147,3 @@ def _reason(err: BaseException) -> str:
     if unparsable:
         return f"rosbags cannot parse the message definition of {unparsable.group(1)}"
     return text if len(text) <= 300 else text[:297] + "..."
-
-
-def one_line(err: BaseException) -> str:
-    """An exception's message on one line."""
-    text = " ".join(str(err).split())
-    return text or err.__class__.__name__

@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 from robotops.dataset.store import Store
+from robotops.demo import MARKER
 from robotops.sim import SimConfig, simulate
+from robotops.train.params import load_params
 
 
 def robotops(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -133,21 +136,39 @@ def test_an_interrupted_simulation_leaves_no_partial_recording(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_demo_simulates_several_sites_and_replaces_its_own_workspace(tmp_path: Path) -> None:
-    for _ in range(2):  # a second run replaces the first demo's workspace
-        result = robotops("demo", "--workspace", str(tmp_path / "ws"))
-        assert result.returncode == 0, result.stderr
+def test_demo_runs_the_loop_and_replaces_its_own_workspace(tmp_path: Path) -> None:
+    earlier = tmp_path / "ws"  # what an earlier demo left: its marker and a stale file
+    earlier.mkdir()
+    (earlier / MARKER).write_text("made by robotops demo")
+    (earlier / "stale.txt").write_text("from the last demo")
+    result = robotops("demo", "--workspace", str(earlier))
+    assert result.returncode == 0, result.stderr
+    assert not (earlier / "stale.txt").exists()
     recordings = tmp_path / "ws" / "recordings"
     sites = {json.loads(p.read_text())["site"] for p in recordings.glob("*.labels.json")}
     assert sites == {"atrium", "loft", "clinic", "unseen-1"}
-    assert "added 288 frames: doors@1" in result.stdout
+    assert "added 480 frames: doors@1" in result.stdout
     snapshot = Store(tmp_path / "ws" / "datasets").snapshot("doors")
-    assert snapshot.version == 3 and snapshot.labels().num_rows == snapshot.frame_count() == 288
+    assert snapshot.version == 3 and snapshot.labels().num_rows == snapshot.frame_count() == 480
     index = snapshot.index().to_pylist()
     assert {r["site"] for r in index if r["split"] == "test"} == {"unseen-1"}
     assert {r["split"] for r in index if r["site"] != "unseen-1"} == {"train", "val"}
+    assert {r["label"] for r in index if r["split"] == "val"} == {
+        "glass_door",
+        "wooden_door",
+        "no_door",
+    }
     assert "validation of doors@3" in result.stdout and "0 failed" in result.stdout
     assert (tmp_path / "ws/datasets/doors/reports/v3/validation.html").is_file()
+    # 6. training: a finished MLflow run in the workspace, and how to open it
+    output = result.stdout.replace("\n", "")
+    uri = f"sqlite:///{earlier.resolve()}/mlflow.db"
+    assert f"mlflow ui --backend-store-uri {uri}" in output
+    run_id = output.split("MLflow run ")[1].split()[0]
+    run = MlflowClient(uri).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.params["dataset"] == "doors@3"
+    assert run.data.params["model"] == "fusion"
+    assert load_params(earlier / "params.yaml").dataset == "doors@3"
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")

@@ -89,6 +89,19 @@ def read_yaml(path: Path, what: str) -> Any:
         raise UsageError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
 
 
+def read_section(path: Path, what: str, section: str, hint: str) -> dict[str, Any]:
+    """The ``section:`` mapping of the YAML file ``path``.
+
+    Raises:
+        UsageError: The file is missing, not YAML, or has no such mapping; ``hint`` says what
+            the section should hold.
+    """
+    data = read_yaml(path, what)
+    if not isinstance(data, dict) or not isinstance(data.get(section), dict):
+        raise UsageError(f"{path}: needs a {section}: section ({hint})")
+    return data[section]
+
+
 def first_error(err: ValidationError, prefix: str = "") -> str:
     """A pydantic error as one line: the first offending key and what is wrong with it."""
     first = err.errors()[0]

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from robotops.config import first_error, read_yaml
+from robotops.config import first_error, read_section
 from robotops.dataset.refs import DatasetRef
 from robotops.errors import UsageError
 from robotops.models import MODELS, ModelConfig
@@ -101,11 +101,9 @@ def load_params(path: Path) -> TrainParams:
         UsageError: The file is missing, not YAML, or any value is invalid; the message names
             the file and the first offending key.
     """
-    data = read_yaml(path, "parameters file")
-    if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
-        raise UsageError(f"{path}: needs a train: section (dataset, model, epochs, ...)")
+    section = read_section(path, "parameters file", "train", "dataset, model, epochs, ...")
     try:
-        params = TrainParams.model_validate(data["train"])
+        params = TrainParams.model_validate(section)
         params.spec()
         params.augmentation()
     except ValidationError as err:

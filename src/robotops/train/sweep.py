@@ -41,7 +41,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from robotops import errors
-from robotops.config import first_error, read_yaml
+from robotops.config import first_error, read_section
 from robotops.dataset.store import Store
 from robotops.errors import Interrupted, RobotopsError, UsageError, one_line
 from robotops.raycluster import connect
@@ -216,11 +216,9 @@ def load_sweep(path: Path, base: TrainParams) -> SweepConfig:
             parameter; or a value its distribution can give makes invalid parameters. The
             message names the file and the key.
     """
-    data = read_yaml(path, "sweep file")
-    if not isinstance(data, dict) or not isinstance(data.get("sweep"), dict):
-        raise UsageError(f"{path}: needs a sweep: section (metric, trials, space, ...)")
+    section = read_section(path, "sweep file", "sweep", "metric, trials, space, ...")
     try:
-        config = SweepConfig.model_validate(data["sweep"])
+        config = SweepConfig.model_validate(section)
     except ValidationError as err:
         raise UsageError(f"{path}: {' '.join(first_error(err, 'sweep').split())}") from err
     for key, dist in config.space.items():

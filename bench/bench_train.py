@@ -136,7 +136,8 @@ def run() -> str:
         base = TrainParams.model_validate({"dataset": ref, **PARAMS})
         test = load_frames(snapshot, "test", base.spec(), root / CACHE_DIR)
         hard = hard_mask(snapshot, test.frame_ids)
-        train_count = len(load_frames(snapshot, "train", base.spec(), root / CACHE_DIR))
+        train_data = load_frames(snapshot, "train", base.spec(), root / CACHE_DIR)
+        train_count = len(train_data)
         for name in MODELS:
             params = base.model_copy(update={"model": name})
             started = time.perf_counter()
@@ -146,7 +147,6 @@ def run() -> str:
             right = predict(model, test.arrays).argmax(1) == test.labels
             rows.append((name, result, seconds, right.mean(), right[hard].mean()))
             print(f"{name}: {right.mean():.3f} unseen, {right[hard].mean():.3f} hard", flush=True)
-        train_data = load_frames(snapshot, "train", base.spec(), root / CACHE_DIR)
         rates = pipeline_rates(train_data, base)
     per_step = [r[1].best.samples_per_s for r in rows]
     spec = base.spec()

@@ -1,68 +1,40 @@
-"""The ``robotops`` command line: parsing and printing only; the work is in the subpackages.
-
-Expected errors (:class:`robotops.errors.RobotopsError`) are printed as one line on stderr and
-exit with the error's own exit code; this module is the one place where that happens.
-"""
+"""Commands over recordings and datasets: sim, ingest, labels, data, validate."""
 
 from __future__ import annotations
 
 import json
-import sys
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from robotops import __version__
-from robotops.config import Config, load_config
 from robotops.dataset.diff import diff as dataset_diff
 from robotops.dataset.export import LOCAL_FILES_PREFIX, export_tasks
 from robotops.dataset.labels import import_labels
 from robotops.dataset.splits import SplitBy, SplitResult, split_dataset
-from robotops.dataset.store import Store
-from robotops.demo import DemoReport, run_demo
-from robotops.errors import CheckFailed, NotFoundError, OutputError, RobotopsError, UsageError
+from robotops.errors import CheckFailed, OutputError, UsageError
 from robotops.ingest.folder import folder_streams
 from robotops.ingest.ingest import Engine, IngestReport, ingest, is_bag
 from robotops.ingest.recording import open_recording, topics
-from robotops.progress import TrainBars, frame_progress
+from robotops.progress import frame_progress
 from robotops.sim import SITES, BagFormat, LabelFaults, SimConfig, SimulatedRecording, simulate
 from robotops.validate import Validation, validate
 from robotops.validate.validate import REPORT_HTML
 
 if TYPE_CHECKING:
-    from robotops.train.run import TrainResult
-    from robotops.train.sweep import SweepResult, TrialResult
-
-app = typer.Typer(
-    name="robotops",
-    help="MLOps for robot perception: from recordings to a versioned dataset, a tested model "
-    "on the robot, and back.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    pass
+from robotops.cli._app import (
+    ConfigOption,
+    FormatOption,
+    JsonOption,
+    StoreOption,
+    app,
+    console,
+    report_format,
+    setup,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _version(value: bool) -> None:
-    if value:
-        console.print(f"robotops {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """MLOps for robot perception."""
 
 
 @app.command()
@@ -120,11 +92,12 @@ def sim(
     total = len(config.specs()) * frames
     with frame_progress(console, "simulating", total) as advance:
         written = simulate(config, on_frame=advance)
-    console.print(_recordings_table(written))
+    console.print(recordings_table(written))
     console.print(f"wrote {len(written)} recordings to {out}")
 
 
-def _recordings_table(written: list[SimulatedRecording]) -> Table:
+def recordings_table(written: list[SimulatedRecording]) -> Table:
+    """The simulated recordings as a table."""
     table = Table(title="recordings")
     for column in ("recording", "site", "class", "variant", "lighting", "frames", "bag"):
         table.add_column(column)
@@ -141,26 +114,6 @@ def _recordings_table(written: list[SimulatedRecording]) -> Table:
     return table
 
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="robotops.yaml to use (default: ./robotops.yaml).")
-]
-StoreOption = Annotated[
-    str | None, typer.Option("--store", help="Store root (default: the config's, ./datasets).")
-]
-FormatOption = Annotated[
-    str, typer.Option("--format", help="table, markdown (for a pull request) or json.")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
-
-
-def _report_format(fmt: str, as_json: bool) -> str:
-    """The report format asked for by ``--format`` and ``--json``."""
-    fmt = "json" if as_json else fmt
-    if fmt not in ("table", "markdown", "json"):
-        raise UsageError(f"--format must be table, markdown or json, got {fmt!r}")
-    return fmt
-
-
 data_app = typer.Typer(
     help="Inspect, compare, tag and split dataset versions.", no_args_is_help=True
 )
@@ -169,11 +122,6 @@ labels_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(labels_app, name="labels")
-
-
-def _setup(config: Path | None, store: str | None) -> tuple[Config, Store]:
-    cfg = load_config(config)
-    return cfg, Store(store or cfg.store)
 
 
 @app.command("ingest")
@@ -213,7 +161,7 @@ def ingest_command(
     are kept and counted; re-ingesting a recording adds nothing; if any recording fails,
     nothing is committed.
     """
-    cfg, st = _setup(config, store)
+    cfg, st = setup(config, store)
     if list_topics:
         for path in recordings:
             _print_topics(path)
@@ -228,7 +176,7 @@ def ingest_command(
             address=address,
             on_frame=advance,
         )
-    _print_ingest(report)
+    print_ingest(report)
 
 
 def _print_topics(path: Path) -> None:
@@ -258,7 +206,8 @@ def _print_topics(path: Path) -> None:
             )
 
 
-def _print_ingest(report: IngestReport) -> None:
+def print_ingest(report: IngestReport) -> None:
+    """Print what an ingest added."""
     table = Table(title="ingested")
     for column in ("recording", "frames", "rgb", "depth", "lidar", "camera info"):
         table.add_column(column)
@@ -305,7 +254,7 @@ def labels_import(
     Labels for frames the dataset lacks, or classes outside its class list, are reported and
     nothing is written.
     """
-    cfg, st = _setup(config, store)
+    cfg, st = setup(config, store)
     result = import_labels(st, dataset or cfg.dataset, files)
     records = sum(len(f.records) for f in result.files)
     skipped = sum(f.skipped for f in result.files)
@@ -345,7 +294,7 @@ def labels_export(
     images/. Export the annotations from Label Studio as JSON and bring them back with
     `robotops labels import`.
     """
-    cfg, st = _setup(config, store)
+    cfg, st = setup(config, store)
     result = export_tasks(
         st.snapshot(ref or cfg.dataset),
         out,
@@ -383,7 +332,7 @@ def data_split(
     store: StoreOption = None,
 ) -> None:
     """Assign train/val/test by recording or site (never by frame) as one new version."""
-    cfg, st = _setup(config, store)
+    cfg, st = setup(config, store)
     try:
         shares = [float(x) for x in fractions.split(",")]
     except ValueError as err:
@@ -396,10 +345,11 @@ def data_split(
         seed=seed,
         holdout_sites=holdout_site or (),
     )
-    _print_split(result)
+    print_split(result)
 
 
-def _print_split(result: SplitResult) -> None:
+def print_split(result: SplitResult) -> None:
+    """Print the frames and groups per split."""
     table = Table(title=f"split by {result.by}")
     for column in ("split", "frames", result.by.value + "s"):
         table.add_column(column)
@@ -415,7 +365,7 @@ def _print_split(result: SplitResult) -> None:
 @data_app.command("list")
 def data_list(config: ConfigOption = None, store: StoreOption = None) -> None:
     """List the datasets in the store with their latest version."""
-    _, st = _setup(config, store)
+    _, st = setup(config, store)
     table = Table(title=f"datasets in {st.root}")
     for column in ("dataset", "version", "frames", "labelled", "classes"):
         table.add_column(column)
@@ -438,7 +388,7 @@ def data_log(
     store: StoreOption = None,
 ) -> None:
     """Show every version of a dataset, with its tags."""
-    _, st = _setup(config, store)
+    _, st = setup(config, store)
     table = Table(title=f"{dataset} log")
     for column in ("version", "kind", "tags", "message"):
         table.add_column(column)
@@ -454,7 +404,7 @@ def data_show(
     store: StoreOption = None,
 ) -> None:
     """Show one version: frames and class counts per site and split."""
-    _, st = _setup(config, store)
+    _, st = setup(config, store)
     snap = st.snapshot(ref)
     index = snap.index().to_pylist()
     console.print(f"[bold]{snap}[/]: {len(index)} frames, classes {', '.join(snap.classes)}")
@@ -479,7 +429,7 @@ def data_tag(
     store: StoreOption = None,
 ) -> None:
     """Tag a dataset version so that NAME@TAG names it."""
-    _, st = _setup(config, store)
+    _, st = setup(config, store)
     snap = st.tag(ref, tag)
     console.print(f"tagged {snap} as {snap.name}@{tag}")
 
@@ -494,8 +444,8 @@ def data_diff(
     store: StoreOption = None,
 ) -> None:
     """Frames added and removed, label changes, and class counts per site between versions."""
-    _, st = _setup(config, store)
-    fmt = _report_format(fmt, as_json)
+    _, st = setup(config, store)
+    fmt = report_format(fmt, as_json)
     result = dataset_diff(st.snapshot(a), st.snapshot(b))
     if fmt == "json":
         print(json.dumps(result.to_json(), indent=2))
@@ -542,8 +492,8 @@ def validate_command(
     HTML with plots) is kept with the version; a later run with the same rules shows it
     without recomputing.
     """
-    cfg, st = _setup(config, store)
-    fmt = _report_format(fmt, as_json)
+    cfg, st = setup(config, store)
+    fmt = report_format(fmt, as_json)
     snapshot = st.snapshot(ref or cfg.dataset)
     run = partial(validate, st, str(snapshot), cfg, recompute=recompute, workers=workers)
     if fmt == "table":
@@ -565,13 +515,14 @@ def validate_command(
     elif fmt == "markdown":
         print(report.to_markdown(), end="")
     else:
-        _print_validation(result)
+        print_validation(result)
     if report.failed:
         failed = ", ".join(c.id for c in report.checks if c.failed)
         raise CheckFailed(f"{report.dataset} failed validation: {failed}")
 
 
-def _print_validation(result: Validation) -> None:
+def print_validation(result: Validation) -> None:
+    """Print the validation checks and where the report is."""
     report = result.report
     colours = {"pass": "green", "warn": "yellow", "FAIL": "bold red"}
     table = Table(title=f"validation of {report.dataset} ({report.frames} frames)")
@@ -588,240 +539,3 @@ def _print_validation(result: Validation) -> None:
         f"{kept}: {result.html_uri}",
         soft_wrap=True,
     )
-
-
-ParamsOption = Annotated[
-    Path, typer.Option("--params", "-p", help="Parameters file with a train: section.")
-]
-WorkspaceOption = Annotated[
-    Path,
-    typer.Option(
-        help="Folder for run checkpoints, the input cache and the default MLflow store "
-        "(mlflow.db); MLFLOW_TRACKING_URI overrides the store."
-    ),
-]
-
-
-@app.command("train")
-def train_command(
-    params_file: ParamsOption = Path("params.yaml"),
-    resume: Annotated[
-        str | None,
-        typer.Option(
-            help="MLflow run id of an interrupted run: go on from its last completed epoch."
-        ),
-    ] = None,
-    workers: Annotated[
-        int, typer.Option(help="Data-parallel workers; above 1 trains on Ray Train (DDP, gloo).")
-    ] = 1,
-    address: Annotated[
-        str | None, typer.Option(help="Ray cluster address for --workers (default: a local Ray).")
-    ] = None,
-    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "robotops-train",
-    workspace: WorkspaceOption = Path("."),
-    config: ConfigOption = None,
-    store: StoreOption = None,
-) -> None:
-    """Train a door classifier on a dataset version, tracked in MLflow.
-
-    Everything comes from the train: section of params.yaml (dataset version, model, epochs,
-    learning rate, seed, preprocessing, augmentation); the same file and version train the same
-    model. Each epoch writes a safetensors checkpoint; Ctrl-C stops cleanly and prints the
-    command that resumes the run.
-    """
-    from robotops.train.params import load_params
-    from robotops.train.run import train  # torch and MLflow: loaded only when training
-
-    params = load_params(params_file)
-    _, dataset_store = _setup(config, store)
-    try:
-        dataset_store.snapshot(params.dataset)
-    except NotFoundError as err:
-        raise NotFoundError(f"{params_file}: train.dataset: {err}") from err
-    with TrainBars(console) as bars:
-        result = train(
-            params,
-            dataset_store,
-            workspace,
-            resume=resume,
-            experiment=experiment,
-            workers=workers,
-            address=address,
-            progress=bars,
-        )
-    _print_training(result)
-
-
-def _print_training(result: TrainResult) -> None:
-    from robotops.train.tracking import ui_command
-
-    best = result.best
-    stop = "stopped early" if result.state.stopped_early else "all epochs run"
-    console.print(
-        f"trained on [bold]{result.snapshot}[/]: best epoch {result.state.best_epoch} of "
-        f"{result.state.epoch} ({stop}), val accuracy {best.val_acc:.3f}, "
-        f"val loss {best.val_loss:.4f}"
-    )
-    table = Table(title="validation confusion matrix (rows: true)")
-    table.add_column("")
-    for name in result.classes:
-        table.add_column(name, justify="right")
-    for name, row in zip(result.classes, result.confusion, strict=True):
-        table.add_row(name, *(str(v) for v in row))
-    console.print(table)
-    console.print(f"checkpoint: {result.checkpoint}")
-    console.print(f"MLflow run {result.run_id} in {result.tracking_uri}")
-    console.print(f"open it with: {ui_command(result.tracking_uri)}", soft_wrap=True)
-
-
-@app.command("sweep")
-def sweep_command(
-    sweep_file: Annotated[
-        Path,
-        typer.Argument(
-            help="YAML with a sweep: section: metric (best_val_acc or best_val_loss), mode "
-            "(max or min), trials, max_concurrent, cpus_per_trial, seed, and space: a "
-            "distribution per parameter, e.g. lr: {loguniform: [0.0001, 0.01]}, "
-            "hyper.width: {choice: [8, 16]}; also uniform: [low, high] and randint: [low, high]."
-        ),
-    ],
-    params_file: ParamsOption = Path("params.yaml"),
-    trials: Annotated[
-        int | None, typer.Option(min=1, help="Trials to run (default: the sweep file's).")
-    ] = None,
-    address: Annotated[
-        str | None,
-        typer.Option(
-            help="Ray cluster address (default: a local Ray on this machine's CPUs). The "
-            "cluster needs robotops installed, the store and workspace on storage every node "
-            "sees, and MLFLOW_TRACKING_URI pointing at a shared tracking server."
-        ),
-    ] = None,
-    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "robotops-train",
-    workspace: WorkspaceOption = Path("."),
-    config: ConfigOption = None,
-    store: StoreOption = None,
-) -> None:
-    """Search hyperparameters: trials on Ray Tune, each one training run tracked in MLflow.
-
-    Each trial trains the train: section of params.yaml with its sampled values put in, exactly
-    as `robotops train` would, checkpoints and all. The sweep is an MLflow run of its own with
-    the trials nested under it (tag robotops.sweep). The whole space is checked against
-    params.yaml before Ray starts. Prints the trials best first and the best run's id.
-    """
-    from robotops.train.params import load_params
-    from robotops.train.sweep import load_sweep, sweep  # Ray, torch and MLflow: loaded here
-
-    params = load_params(params_file)
-    spec = load_sweep(sweep_file, params)
-    if trials is not None:
-        spec = spec.model_copy(update={"trials": trials})
-    _, dataset_store = _setup(config, store)
-    try:
-        dataset_store.snapshot(params.dataset)
-    except NotFoundError as err:
-        raise NotFoundError(f"{params_file}: train.dataset: {err}") from err
-    where = f"Ray at {address}" if address else "a local Ray"
-    count = f"{spec.trials} trial{'s' if spec.trials != 1 else ''}"
-    console.print(
-        f"sweeping {count} of {params.model} on {params.dataset} with {where}; "
-        f"best is the {spec.goal.value} {spec.metric.value}"
-    )
-    result = sweep(
-        spec,
-        params,
-        dataset_store,
-        workspace,
-        experiment=experiment,
-        address=address,
-        name=f"sweep-{sweep_file.stem}",
-        on_trial=_print_trial,
-    )
-    _print_sweep(result)
-
-
-def _print_trial(trial: TrialResult) -> None:
-    if trial.run_id is not None:
-        m = trial.metrics
-        console.print(
-            f"trial {trial.number} done: val acc {m['best_val_acc']:.3f}, val loss "
-            f"{m['best_val_loss']:.4f} (run {trial.run_id})"
-        )
-    elif trial.error is not None:
-        console.print(f"[red]trial {trial.number} failed[/]: {trial.error}", soft_wrap=True)
-
-
-def _print_sweep(result: SweepResult) -> None:
-    from robotops.errors import Interrupted
-    from robotops.train.sweep import TrialStatus
-    from robotops.train.tracking import ui_command
-
-    keys = list(dict.fromkeys(k for t in result.trials for k in t.overrides))
-    table = Table(title=f"sweep {result.sweep_id}: trials by {result.metric} ({result.mode})")
-    for column in ("", "trial", *keys, "val acc", "val loss", "best epoch", "MLflow run"):
-        table.add_column(column, justify="right" if column in ("trial", "best epoch") else "left")
-    best = result.best
-    for trial in result.ranked():
-        values = [_value(trial.overrides.get(k)) for k in keys]
-        if trial.status is TrialStatus.DONE:
-            m = trial.metrics
-            scores = [f"{m['best_val_acc']:.3f}", f"{m['best_val_loss']:.4f}",
-                      str(int(m["best_epoch"])), trial.run_id or ""]  # fmt: skip
-        else:
-            colour = "red" if trial.status is TrialStatus.FAILED else "yellow"
-            scores = ["", "", "", f"[{colour}]{trial.status}[/]"]
-        mark = "[bold green]best[/]" if trial is best else ""
-        table.add_row(mark, str(trial.number), *values, *scores)
-    console.print(table)
-    for trial in result.trials:
-        if trial.status is TrialStatus.FAILED:
-            console.print(f"[red]trial {trial.number} failed[/]: {trial.error}", soft_wrap=True)
-    if best is not None:
-        console.print(
-            f"best: trial {best.number}, {result.metric} {best.metrics[result.metric]:.4f}, "
-            f"MLflow run [bold]{best.run_id}[/]"
-        )
-    console.print(f"sweep run {result.sweep_id} in {result.tracking_uri}", soft_wrap=True)
-    console.print(f"open it with: {ui_command(result.tracking_uri)}", soft_wrap=True)
-    if result.interrupted:
-        done = sum(t.status is TrialStatus.DONE for t in result.trials)
-        raise Interrupted(
-            f"sweep {result.sweep_id} stopped: {done} of {len(result.trials)} trials finished"
-        )
-
-
-def _value(value: object) -> str:
-    """A sampled value, short enough for a table cell."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
-
-
-@app.command()
-def demo(
-    workspace: Annotated[
-        Path,
-        typer.Option(help="Folder for the demo's workspace; a previous demo there is replaced."),
-    ] = Path("demo-workspace"),
-) -> None:
-    """Run the loop end to end on embedded defaults (what `make demo` runs)."""
-    report: DemoReport = run_demo(workspace, console)
-    console.print(_recordings_table(report.recordings))
-    _print_ingest(report.ingested)
-    console.print(
-        f"labels: {report.labelled.changed} frames labelled in [bold]{report.labelled.snapshot}[/]"
-    )
-    _print_split(report.split)
-    _print_validation(report.validation)
-    _print_training(report.training)
-    console.print(f"demo workspace: {report.workspace}")
-    console.print(f"try: cd {report.workspace} && robotops data log doors && robotops train")
-
-
-def main() -> None:
-    """Entry point of the ``robotops`` console script."""
-    try:
-        app()
-    except RobotopsError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        sys.exit(err.exit_code)

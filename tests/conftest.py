@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,74 @@ def split_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, str]:
     import_labels(store, "doors", [r.labels for r in recordings])
     result = split_dataset(store, "doors", fractions=(0.5, 0.5, 0.0), seed=0)
     return store, str(result.snapshot)
+
+
+@pytest.fixture(scope="session")
+def gate_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, str]:
+    """Two sites, two recordings per class each, split by recording into train and val: enough
+    for a tiny model to learn (above 80% on val in 15 epochs). Read-only for tests."""
+    root = tmp_path_factory.mktemp("gateset")
+    recordings = simulate(
+        SimConfig(
+            out_dir=root / "recordings",
+            sites=("atrium", "loft"),
+            recordings=6,
+            frames=8,
+            width=64,
+            height=48,
+        )
+    )
+    store = Store(root / "datasets")
+    ingest([r.bag for r in recordings], store, "doors", Config())
+    import_labels(store, "doors", [r.labels for r in recordings])
+    result = split_dataset(store, "doors", fractions=(0.5, 0.5, 0.0), seed=0)
+    return store, str(result.snapshot)
+
+
+# Judged on val (gate_store has no test split), by site only: a constant guess scores 100% on a
+# lighting or variant slice that happens to hold one class. Thresholds suit tiny models.
+MODELS_CONFIG = """\
+store: {store}
+evaluate: {{split: val, slices: [site]}}
+behaviour:
+  flip: {{min_agreement: 0.5}}
+  brightness: {{min_agreement: 0.5, magnitude: 0.1}}
+  noise: {{min_agreement: 0.5, magnitude: 0.02}}
+  drop_lidar: {{min_accuracy: 0.2}}
+  drop_depth: {{min_accuracy: 0.2}}
+  slice_accuracy: {{min_accuracy: 0.2, min_frames: 8}}
+gate: {{tolerance: 0.02, slice_tolerance: 0.1, min_slice_frames: 8, min_metric: 0.6}}
+registry: {{model: {model}}}
+"""
+
+
+@dataclass(frozen=True)
+class ModelPair:
+    """A workspace with two finished training runs on ``gate_store``: a good and a bad model."""
+
+    workspace: Path
+    store: Store
+    ref: str
+    good: str
+    bad: str
+
+    def config(self, model: str) -> Path:
+        """A robotops.yaml for tests whose registered model is ``model``."""
+        path = self.workspace / f"{model}.yaml"
+        path.write_text(MODELS_CONFIG.format(store=self.store.root, model=model))
+        return path
+
+
+@pytest.fixture(scope="session")
+def model_pair(
+    gate_store: tuple[Store, str], tmp_path_factory: pytest.TempPathFactory
+) -> ModelPair:
+    """Train the good model (15 epochs) and a deliberately bad one (1 epoch at lr 1e-6)."""
+    from robotops.train.run import train  # torch and MLflow only for the tests that need them
+    from tests.train.conftest import tiny_params
+
+    store, ref = gate_store
+    workspace = tmp_path_factory.mktemp("models")
+    good = train(tiny_params(ref, epochs=15, early_stopping={"patience": 20}), store, workspace)
+    bad = train(tiny_params(ref, epochs=1, lr=1e-6), store, workspace)
+    return ModelPair(workspace, store, ref, good.run_id, bad.run_id)

@@ -42,6 +42,97 @@ class RuleSettings(BaseModel):
     limit: float | None = Field(None, ge=0)
 
 
+class EvaluateSettings(BaseModel):
+    """How ``robotops evaluate`` scores a model (``evaluate:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: str = Field("test", description="Split scored when none is named.")
+    slices: list[str] | None = Field(
+        None,
+        description="Slice keys: 'site' and frame tag names. Default: site and every tag with "
+        "at most max_slice_values values.",
+    )
+    max_slice_values: int = Field(20, ge=1, description="A tag with more values is no slice.")
+    calibration_bins: int = Field(10, ge=2, le=100)
+
+
+class Agreement(BaseModel):
+    """A perturbation the model's predictions must survive: the share left unchanged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_agreement: float = Field(0.9, ge=0, le=1)
+    magnitude: float = Field(
+        0.0, ge=0, description="Brightness shift or noise std, pixel units in [0, 1]."
+    )
+
+
+class MinAccuracy(BaseModel):
+    """A floor on accuracy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_accuracy: float = Field(0.5, ge=0, le=1)
+
+
+class SliceFloor(BaseModel):
+    """A floor on every slice's accuracy, for slices with enough frames to judge."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_accuracy: float = Field(0.5, ge=0, le=1)
+    min_frames: int = Field(8, ge=1)
+
+
+class Latency(BaseModel):
+    """A latency budget for one frame through the exported model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget_ms: float = Field(20.0, gt=0)
+
+
+class BehaviourSettings(BaseModel):
+    """Behavioural tests of a model (``behaviour:``); set one to null to turn it off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flip: Agreement | None = Agreement(min_agreement=0.9)
+    brightness: Agreement | None = Agreement(min_agreement=0.9, magnitude=0.1)
+    noise: Agreement | None = Agreement(min_agreement=0.9, magnitude=0.03)
+    drop_lidar: MinAccuracy | None = MinAccuracy(min_accuracy=0.5)
+    drop_depth: MinAccuracy | None = MinAccuracy(min_accuracy=0.5)
+    slice_accuracy: SliceFloor | None = SliceFloor()
+    latency: Latency | None = Latency()
+
+
+class GateSettings(BaseModel):
+    """When a challenger may replace the champion (``gate:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Literal["accuracy", "macro_f1"] = "accuracy"
+    tolerance: float = Field(
+        0.01, ge=0, le=1, description="How far below the champion's metric still passes."
+    )
+    slice_tolerance: float = Field(
+        0.05, ge=0, le=1, description="How far any slice's accuracy may fall below the champion's."
+    )
+    min_slice_frames: int = Field(8, ge=1, description="Smaller slices are not compared.")
+    min_metric: float = Field(
+        0.7, ge=0, le=1, description="Absolute floor on the metric when there is no champion."
+    )
+
+
+class RegistrySettings(BaseModel):
+    """The MLflow registered model (``registry:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field("door-classifier", min_length=1, description="Registered model name.")
+
+
 class Config(BaseModel):
     """The whole ``robotops.yaml``."""
 
@@ -56,6 +147,10 @@ class Config(BaseModel):
     checks: dict[str, RuleSettings] = Field(
         default_factory=dict, description="Validation check overrides by check id."
     )
+    evaluate: EvaluateSettings = EvaluateSettings()
+    behaviour: BehaviourSettings = BehaviourSettings()
+    gate: GateSettings = GateSettings()
+    registry: RegistrySettings = RegistrySettings()
 
 
 def load_config(path: Path | None = None) -> Config:

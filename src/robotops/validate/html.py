@@ -351,7 +351,7 @@ def _slice_bars(
     ax.set_ylabel("labelled frames")
     ax.legend(title="class", fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
-    return _figure_uri(fig)
+    return figure_uri(fig)
 
 
 def _histogram(
@@ -390,7 +390,7 @@ def _histogram(
     ax.set_ylabel("frames")
     ax.legend(title="class (frames)", fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))
     ax.grid(alpha=0.3)
-    return _Plot(title=title, uri=_figure_uri(fig))
+    return _Plot(title=title, uri=figure_uri(fig))
 
 
 def _values_per_class(
@@ -419,7 +419,8 @@ def _axes() -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _figure_uri(fig: Figure) -> str:
+def figure_uri(fig: Figure) -> str:
+    """A matplotlib figure as a PNG ``data:`` URI (shared by the evaluation report)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -14,9 +14,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import bench_ingest, bench_sim, bench_store, bench_train, bench_validate
+from bench import (
+    bench_export,
+    bench_ingest,
+    bench_sim,
+    bench_store,
+    bench_train,
+    bench_validate,
+)
 
-BENCHMARKS = (bench_sim, bench_ingest, bench_store, bench_validate, bench_train)
+BENCHMARKS = (bench_sim, bench_ingest, bench_store, bench_validate, bench_train, bench_export)
 # How each module's section starts, to find it again in BENCHMARKS.md.
 HEADINGS = {
     bench_sim: "## Simulation",
@@ -24,6 +31,7 @@ HEADINGS = {
     bench_store: "## Dataset store",
     bench_validate: "## Validation",
     bench_train: "## Training",
+    bench_export: "## Export",
 }
 OUTPUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 

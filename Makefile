@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean arm64-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,18 +25,23 @@ demo: $(STAMP)
 
 ## test: set up, lint and run the test suite
 test: $(DEVSTAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/pytest
 
 ## lint: ruff only
 lint: $(DEVSTAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 ## bench: run the benchmarks and rewrite BENCHMARKS.md
 bench: $(DEVSTAMP)
 	$(BIN)/python bench/run.py
+
+## arm64-check: run a bundle under emulated ARM64 (QEMU) and compare with x86-64 (BUNDLE=dir to
+## check your own; downloads ~130 MB into .arm64/ once, then runs offline)
+arm64-check: $(DEVSTAMP)
+	$(BIN)/python scripts/arm64_check.py $(if $(BUNDLE),--bundle $(BUNDLE))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache demo-workspace

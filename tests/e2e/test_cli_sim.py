@@ -11,7 +11,8 @@ import pytest
 from mlflow import MlflowClient
 
 from robotops.dataset.store import Store
-from robotops.demo import MARKER
+from robotops.demo import DEMO_SITES, FRAMES, HELD_OUT, MARKER, RECORDINGS
+from robotops.registry import Registry
 from robotops.sim import SimConfig, simulate
 from robotops.train.params import load_params
 
@@ -146,10 +147,11 @@ def test_demo_runs_the_loop_and_replaces_its_own_workspace(tmp_path: Path) -> No
     assert not (earlier / "stale.txt").exists()
     recordings = tmp_path / "ws" / "recordings"
     sites = {json.loads(p.read_text())["site"] for p in recordings.glob("*.labels.json")}
-    assert sites == {"atrium", "loft", "clinic", "unseen-1"}
-    assert "added 480 frames: doors@1" in result.stdout
+    assert sites == set(DEMO_SITES) and HELD_OUT in sites
+    frames = len(DEMO_SITES) * RECORDINGS * FRAMES
+    assert f"added {frames} frames: doors@1" in result.stdout
     snapshot = Store(tmp_path / "ws" / "datasets").snapshot("doors")
-    assert snapshot.version == 3 and snapshot.labels().num_rows == snapshot.frame_count() == 480
+    assert snapshot.version == 3 and snapshot.labels().num_rows == snapshot.frame_count() == frames
     index = snapshot.index().to_pylist()
     assert {r["site"] for r in index if r["split"] == "test"} == {"unseen-1"}
     assert {r["split"] for r in index if r["site"] != "unseen-1"} == {"train", "val"}
@@ -169,6 +171,16 @@ def test_demo_runs_the_loop_and_replaces_its_own_workspace(tmp_path: Path) -> No
     assert run.info.status == "FINISHED" and run.data.params["dataset"] == "doors@3"
     assert run.data.params["model"] == "fusion"
     assert load_params(earlier / "params.yaml").dataset == "doors@3"
+    # 7-9. registered, evaluated on the unseen site, gated, promoted, exported, run on the robot
+    assert "door-classifier/1 (fusion) on doors@3 test" in output
+    assert "gate PASSED: door-classifier/1 against the absolute thresholds" in output
+    assert "promoted door-classifier/1 to champion" in output
+    assert (earlier / "reports/door-classifier-1/evaluation.html").is_file()
+    assert (earlier / "bundle/model.onnx").is_file()
+    assert "robot runtime on held-out frame" in output
+    registry = Registry(uri, "door-classifier")
+    assert registry.alias("champion").version == "1"
+    assert registry.version("1").tags["robotops.bundle.sha256"][:16] in output
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")

@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from robotops.cli._app import (
+    ConfigOption,
+    FormatOption,
+    JsonOption,
+    StoreOption,
+    app,
+    console,
+    report_format,
+    setup,
+)
 from robotops.dataset.diff import diff as dataset_diff
 from robotops.dataset.export import LOCAL_FILES_PREFIX, export_tasks
 from robotops.dataset.labels import import_labels
@@ -22,19 +32,6 @@ from robotops.progress import frame_progress
 from robotops.sim import SITES, BagFormat, LabelFaults, SimConfig, SimulatedRecording, simulate
 from robotops.validate import Validation, validate
 from robotops.validate.validate import REPORT_HTML
-
-if TYPE_CHECKING:
-    pass
-from robotops.cli._app import (
-    ConfigOption,
-    FormatOption,
-    JsonOption,
-    StoreOption,
-    app,
-    console,
-    report_format,
-    setup,
-)
 
 
 @app.command()

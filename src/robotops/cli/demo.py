@@ -7,16 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from robotops.demo import DemoReport, run_demo
+from robotops.cli._app import app, console
+from robotops.cli.data import print_ingest, print_split, print_validation, recordings_table
+from robotops.cli.evaluate import print_evaluation, print_gate
+from robotops.cli.train import print_training
 
 if TYPE_CHECKING:
-    pass
-from robotops.cli._app import (
-    app,
-    console,
-)
-from robotops.cli.data import print_ingest, print_split, print_validation, recordings_table
-from robotops.cli.train import print_training
+    from robotops.demo import DemoReport
 
 
 @app.command()
@@ -27,6 +24,8 @@ def demo(
     ] = Path("demo-workspace"),
 ) -> None:
     """Run the loop end to end on embedded defaults (what `make demo` runs)."""
+    from robotops.demo import run_demo  # torch and MLflow: loaded only for the demo
+
     report: DemoReport = run_demo(workspace, console)
     console.print(recordings_table(report.recordings))
     print_ingest(report.ingested)
@@ -36,5 +35,25 @@ def demo(
     print_split(report.split)
     print_validation(report.validation)
     print_training(report.training)
+    gated = report.gate
+    print_evaluation(gated.challenger.evaluation)
+    console.print(f"evaluation report: {gated.challenger.reports['html']}", soft_wrap=True)
+    print_gate(gated.result)
+    if report.promotion is not None:
+        console.print(f"promoted {gated.result.challenger} to champion")
+    if report.exported is not None:
+        e = report.exported
+        p = e.prediction
+        console.print(f"bundle: {e.bundle} (sha256 {e.digest[:16]}...)", soft_wrap=True)
+        console.print(
+            f"robot runtime on held-out frame {e.frame_id}: {p.label} "
+            f"({p.confidence:.1%}), labelled {e.label}"
+        )
+    else:
+        console.print(
+            f"[bold red]not promoted[/]: the gate refused {gated.result.challenger}; "
+            f"see {gated.reports['markdown']}",
+            soft_wrap=True,
+        )
     console.print(f"demo workspace: {report.workspace}")
-    console.print(f"try: cd {report.workspace} && robotops data log doors && robotops train")
+    console.print(f"try: cd {report.workspace} && robotops models list && robotops data log doors")

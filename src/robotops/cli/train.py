@@ -8,11 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from robotops.errors import NotFoundError
-from robotops.progress import TrainBars
-
-if TYPE_CHECKING:
-    from robotops.train.run import TrainResult
 from robotops.cli._app import (
     ConfigOption,
     ParamsOption,
@@ -22,6 +17,8 @@ from robotops.cli._app import (
     console,
     setup,
 )
+from robotops.errors import NotFoundError
+from robotops.progress import TrainBars
 
 if TYPE_CHECKING:
     from robotops.train.run import TrainResult

@@ -73,3 +73,9 @@ def test_register_gate_promote_and_roll_back_from_the_command_line(
     digest = json.loads(out)["sha256"]
     code, out, err = run("models", "show", "1")
     assert code == 0 and digest[:16] in out.replace("\n", "")
+
+    # With a bundle, the latency behavioural test runs on the exported model.
+    code, out, err = run("evaluate", f"{name}@champion", "--json", "--no-log")
+    assert code == 0, err
+    (latency,) = [b for b in json.loads(out)["behaviour"] if b["id"] == "latency"]
+    assert latency["measured"] > 0 and latency["passed"] is True

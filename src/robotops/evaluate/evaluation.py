@@ -20,7 +20,7 @@ from torch import nn
 from robotops.config import BehaviourSettings, EvaluateSettings
 from robotops.dataset.store import Snapshot
 from robotops.errors import DataError
-from robotops.evaluate.behaviour import run_behaviour
+from robotops.evaluate.behaviour import LatencyProbe, run_behaviour
 from robotops.evaluate.metrics import Metrics, compute_metrics
 from robotops.evaluate.results import ALL_MODALITIES, Evaluation, FramePrediction
 from robotops.train.checkpoint import load_checkpoint, model_from_checkpoint
@@ -116,7 +116,7 @@ def evaluate_model(
     spec: PreprocessSpec,
     settings: EvaluateSettings,
     behaviour: BehaviourSettings,
-    latency_ms: Callable[[], float] | None = None,
+    latency_ms: LatencyProbe | None = None,
 ) -> Evaluation:
     """Score ``model`` on ``data`` (the ``split`` of ``snapshot``) and run its behavioural tests.
 
@@ -201,7 +201,7 @@ def evaluate_checkpoint(
     name: str,
     settings: EvaluateSettings,
     behaviour: BehaviourSettings,
-    latency_ms: Callable[[], float] | None = None,
+    latency_ms: LatencyProbe | None = None,
     on_frames: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Rebuild the model in ``checkpoint`` and score it on ``split`` of ``snapshot``.

@@ -10,13 +10,18 @@ can check it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from robotops.config import Config
 from robotops.dataset.store import Store
 from robotops.errors import NotFoundError, OutputError, UsageError
+from robotops.evaluate.behaviour import LatencyProbe
 from robotops.evaluate.evaluation import evaluate_checkpoint
 from robotops.evaluate.gate import gate
 from robotops.evaluate.html import render_evaluation_html
@@ -30,6 +35,8 @@ from robotops.train.run import CACHE_DIR
 from robotops.train.tracking import Tracker, tracking_uri
 
 REPORTS_DIR = Path("reports")
+BUNDLE_PATH_TAG = "robotops.bundle.path"
+LATENCY_CALLS = 50
 MISCLASSIFIED_SHOWN = 24
 
 
@@ -97,6 +104,31 @@ def _tracker(workspace: Path, run_id: str | None) -> Tracker | None:
     return tracker
 
 
+def bundle_latency(
+    bundle: Path, arrays: dict[str, np.ndarray], calls: int = LATENCY_CALLS
+) -> float:
+    """Median milliseconds of one frame through ``bundle``'s fp32 model with ONNX Runtime."""
+    from robotops.runtime import load_bundle
+
+    loaded = load_bundle(bundle)
+    frame = {k: v[:1] for k, v in arrays.items()}
+    loaded.predict_arrays(frame)  # warm-up: the first call allocates
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        loaded.predict_arrays(frame)
+        times.append((time.perf_counter() - started) * 1000)
+    return float(np.median(times))
+
+
+def _exported(model: ResolvedModel, uri: str) -> Path | None:
+    """The bundle exported from a registry version, if it is still where it was written."""
+    if model.version is None or model.name is None:
+        return None
+    path = Registry(uri, model.name).version(model.version).tags.get(BUNDLE_PATH_TAG)
+    return Path(path) if path and Path(path).is_dir() else None
+
+
 def evaluate_named(
     ref: str,
     *,
@@ -107,7 +139,7 @@ def evaluate_named(
     split: str | None = None,
     out: Path | None = None,
     log: bool = True,
-    latency_ms: Callable[[], float] | None = None,
+    latency_ms: LatencyProbe | None = None,
     on_frames: Callable[[int], None] | None = None,
 ) -> EvaluationOutcome:
     """Score the model ``ref`` names on ``split`` of ``dataset``, write and log its reports.
@@ -121,7 +153,8 @@ def evaluate_named(
         split: The split (default: ``evaluate.split``, ``test``).
         out: Folder for the reports (default: ``reports/REF/``).
         log: Log metrics and reports to the model's training run.
-        latency_ms: Measures the exported model's latency, when it has a bundle.
+        latency_ms: Measures the exported model's latency given the split's inputs (default:
+            the bundle last exported from a registry version, if it is still there).
         on_frames: Told how many frames were decoded (cold input cache only).
 
     Raises:
@@ -134,6 +167,9 @@ def evaluate_named(
     if not dataset_ref:
         raise UsageError(f"{ref}: the checkpoint does not say its dataset; give --dataset")
     snapshot = store.snapshot(dataset_ref)
+    bundle = _exported(model, uri) if latency_ms is None else None
+    if bundle is not None:
+        latency_ms = partial(bundle_latency, bundle)
     evaluation = evaluate_checkpoint(
         model.checkpoint,
         snapshot,
@@ -176,7 +212,7 @@ def gate_named(
     config: Config,
     dataset: str | None = None,
     split: str | None = None,
-    latency_ms: Callable[[], float] | None = None,
+    latency_ms: LatencyProbe | None = None,
     on_frames: Callable[[int], None] | None = None,
 ) -> GateOutcome:
     """Gate ``challenger`` against ``against`` (an alias, version, run or file).

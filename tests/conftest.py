@@ -21,50 +21,39 @@ def small_recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _labelled_split(root: Path, recordings_per_site: int) -> tuple[Store, str]:
+    """Simulate two sites, ingest, label and split by recording into train and val (0.5/0.5)."""
+    recordings = simulate(
+        SimConfig(
+            out_dir=root / "recordings",
+            sites=("atrium", "loft"),
+            recordings=recordings_per_site,
+            frames=8,
+            width=64,
+            height=48,
+        )
+    )
+    store = Store(root / "datasets")
+    ingest([r.bag for r in recordings], store, "doors", Config())
+    import_labels(store, "doors", [r.labels for r in recordings])
+    result = split_dataset(store, "doors", fractions=(0.5, 0.5, 0.0), seed=0)
+    return store, str(result.snapshot)
+
+
 @pytest.fixture(scope="session")
 def split_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, str]:
     """Two sites, one recording per class each, split by recording into train and val.
 
     Read-only for tests: returns the store and the split version's reference.
     """
-    root = tmp_path_factory.mktemp("trainset")
-    recordings = simulate(
-        SimConfig(
-            out_dir=root / "recordings",
-            sites=("atrium", "loft"),
-            recordings=3,
-            frames=8,
-            width=64,
-            height=48,
-        )
-    )
-    store = Store(root / "datasets")
-    ingest([r.bag for r in recordings], store, "doors", Config())
-    import_labels(store, "doors", [r.labels for r in recordings])
-    result = split_dataset(store, "doors", fractions=(0.5, 0.5, 0.0), seed=0)
-    return store, str(result.snapshot)
+    return _labelled_split(tmp_path_factory.mktemp("trainset"), recordings_per_site=3)
 
 
 @pytest.fixture(scope="session")
 def gate_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, str]:
     """Two sites, two recordings per class each, split by recording into train and val: enough
     for a tiny model to learn (above 80% on val in 15 epochs). Read-only for tests."""
-    root = tmp_path_factory.mktemp("gateset")
-    recordings = simulate(
-        SimConfig(
-            out_dir=root / "recordings",
-            sites=("atrium", "loft"),
-            recordings=6,
-            frames=8,
-            width=64,
-            height=48,
-        )
-    )
-    store = Store(root / "datasets")
-    ingest([r.bag for r in recordings], store, "doors", Config())
-    import_labels(store, "doors", [r.labels for r in recordings])
-    result = split_dataset(store, "doors", fractions=(0.5, 0.5, 0.0), seed=0)
-    return store, str(result.snapshot)
+    return _labelled_split(tmp_path_factory.mktemp("gateset"), recordings_per_site=6)
 
 
 # Judged on val (gate_store has no test split), by site only: a constant guess scores 100% on a

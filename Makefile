@@ -12,11 +12,11 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[train]'
+	$(BIN)/pip install -q -e '.[train,serve]'
 	touch $@
 
 $(DEVSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[train,ray,dev]'
+	$(BIN)/pip install -q -e '.[train,serve,ray,dev]'
 	touch $@ $(STAMP)
 
 ## demo: set up and run the main job end to end on the embedded defaults

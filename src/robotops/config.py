@@ -133,6 +133,58 @@ class RegistrySettings(BaseModel):
     model: str = Field("door-classifier", min_length=1, description="Registered model name.")
 
 
+class ServeSettings(BaseModel):
+    """How ``robotops serve`` listens and logs (``serve:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 for every one.")
+    port: int = Field(8000, ge=0, le=65535, description="Port; 0 picks a free one.")
+    max_request_mb: float = Field(
+        16.0, gt=0, description="Larger request bodies are refused with 413."
+    )
+    max_batch: int = Field(64, ge=1, description="Most frames in one inference request.")
+    log: str = Field("predictions", description="Prediction log folder.")
+    log_sample_rate: float = Field(
+        0.05, ge=0, le=1, description="Share of inputs kept in the log besides low-confidence ones."
+    )
+    low_confidence: float = Field(
+        0.6, ge=0, le=1, description="Predictions below this confidence always keep their input."
+    )
+    log_batch_rows: int = Field(512, ge=1, description="Rows per log part at most.")
+    log_flush_seconds: float = Field(1.0, gt=0, description="Waiting rows are written this often.")
+
+
+class MonitorSettings(BaseModel):
+    """When ``robotops monitor`` raises a drift alert (``monitor:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bins: int = Field(10, ge=2, le=100, description="PSI bins, at the reference's quantiles.")
+    psi_warn: float = Field(0.1, ge=0, description="PSI at or above this is a warning.")
+    psi_alert: float = Field(0.25, ge=0, description="PSI at or above this is an alert.")
+    ks_pvalue: float = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description="A KS test below this p-value, with a large enough statistic, is an alert.",
+    )
+    ks_statistic: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Smallest KS statistic that can alert (large logs make "
+        "tiny differences significant).",
+    )
+    min_rows: int = Field(30, ge=1, description="Fewer logged frames make no verdict.")
+    reference_split: str | None = Field(
+        None, description="Split of the reference version to compare with (default: all)."
+    )
+    max_reference_frames: int = Field(
+        2000, ge=1, description="Reference frames scored at most (a seeded sample above)."
+    )
+
+
 class Config(BaseModel):
     """The whole ``robotops.yaml``."""
 
@@ -151,6 +203,8 @@ class Config(BaseModel):
     behaviour: BehaviourSettings = BehaviourSettings()
     gate: GateSettings = GateSettings()
     registry: RegistrySettings = RegistrySettings()
+    serve: ServeSettings = ServeSettings()
+    monitor: MonitorSettings = MonitorSettings()
 
 
 def load_config(path: Path | None = None) -> Config:

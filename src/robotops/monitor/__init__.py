@@ -1,0 +1,1 @@
+"""Drift monitoring: a prediction log against a reference dataset version."""

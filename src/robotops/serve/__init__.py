@@ -1,0 +1,1 @@
+"""Serving bundles over the Open Inference Protocol, and the prediction log."""

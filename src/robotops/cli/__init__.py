@@ -8,7 +8,15 @@ exit with the error's own exit code; this module is the one place where that hap
 
 import sys
 
-from robotops.cli import data, demo, evaluate, export, models, train  # noqa: F401  (registers the commands)
+from robotops.cli import (  # noqa: F401  (registers the commands)
+    data,
+    demo,
+    evaluate,
+    export,
+    models,
+    serve,
+    train,
+)
 from robotops.cli._app import app, err_console
 from robotops.errors import RobotopsError
 

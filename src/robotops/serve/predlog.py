@@ -15,6 +15,7 @@ sees half a part. :func:`read_log` reads them all as one table.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -246,7 +247,16 @@ class PredictionLog:
             if item is None:
                 stopping = True
             else:
-                rows.extend(self._row(entry) for entry in item)
+                for entry in item:
+                    try:
+                        rows.append(self._row(entry))
+                    except Exception as err:  # one bad entry must not stop the writer
+                        self._failures += 1
+                        print(
+                            f"robotops serve: request {entry.request_id}: not logged: "
+                            f"{one_line(err)}",
+                            file=sys.stderr,
+                        )
             now = time.monotonic()
             if rows and (stopping or len(rows) >= self.batch_rows or now >= deadline):
                 rows = self._write(rows, final=stopping)
@@ -293,7 +303,8 @@ class PredictionLog:
                 os.replace(temporary, path)
             except OSError as err:
                 self._failures += 1
-                temporary.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    temporary.unlink(missing_ok=True)
                 lost = "" if not final else f"; {len(rows) - start} rows not logged"
                 print(
                     f"robotops serve: {path}: cannot write the log: {one_line(err)}{lost}",

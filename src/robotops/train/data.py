@@ -10,36 +10,19 @@ never decode an image again.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from robotops.dataset.frames import SENSOR_COLUMNS, decode_row
 from robotops.dataset.store import Snapshot
 from robotops.errors import DataError
-from robotops.ingest.decode import IMAGE_ERRORS
-from robotops.transforms import (
-    PreprocessSpec,
-    depth_from_bytes,
-    lidar_from_bytes,
-    preprocess_frame,
-    stack_samples,
-)
+from robotops.transforms import PreprocessSpec, preprocess_frame, stack_samples
 
 ARRAYS = ("rgb", "depth", "lidar", "lidar_mask", "present")
-_COLUMNS = (
-    "frame_id",
-    "rgb",
-    "depth_mm",
-    "depth_width",
-    "depth_height",
-    "lidar_xyz",
-    "lidar_points",
-)
 
 
 @dataclass(frozen=True)
@@ -78,16 +61,6 @@ def cache_key(snapshot: Snapshot, split: str | None, spec: PreprocessSpec) -> st
         spec.digest(),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
-
-
-def _decode_rgb(frame_id: str, data: bytes | None) -> np.ndarray | None:
-    if data is None:
-        return None
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return np.asarray(image.convert("RGB"))
-    except IMAGE_ERRORS as err:
-        raise DataError(f"frame {frame_id}: colour image does not decode: {err}") from err
 
 
 def _selected(snapshot: Snapshot, split: str | None) -> tuple[list[str], list[int]]:
@@ -135,20 +108,9 @@ def load_frames(
                     arrays, np.asarray(labels), tuple(ids), snapshot.classes, cached=True
                 )
     samples = {}
-    for batch in snapshot.scan_frames(_COLUMNS, frame_ids=ids, batch_size=256):
+    for batch in snapshot.scan_frames(SENSOR_COLUMNS, frame_ids=ids, batch_size=256):
         for row in batch.to_pylist():
-            depth = (
-                None
-                if row["depth_mm"] is None
-                else depth_from_bytes(row["depth_mm"], row["depth_width"], row["depth_height"])
-            )
-            xyz = (
-                None
-                if row["lidar_xyz"] is None
-                else lidar_from_bytes(row["lidar_xyz"], row["lidar_points"])
-            )
-            rgb = _decode_rgb(row["frame_id"], row["rgb"])
-            samples[row["frame_id"]] = preprocess_frame(rgb, depth, xyz, spec)
+            samples[row["frame_id"]] = preprocess_frame(*decode_row(row), spec)
         if on_frames is not None:
             on_frames(batch.num_rows)
     stacked = stack_samples([samples[f] for f in ids])

@@ -103,3 +103,31 @@ def model_pair(
     good = train(tiny_params(ref, epochs=15, early_stopping={"patience": 20}), store, workspace)
     bad = train(tiny_params(ref, epochs=1, lr=1e-6), store, workspace)
     return ModelPair(workspace, store, ref, good.run_id, bad.run_id)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fusion checkpoint (read-only)."""
+    from tests.export.synthetic import write_checkpoint
+
+    return write_checkpoint(tmp_path_factory.mktemp("ckpt") / "best.safetensors")
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path):  # -> ExportResult
+    """One bundle with an int8 model, exported once for the session (read-only)."""
+    from robotops.export import export_bundle
+    from tests.export.synthetic import frame_arrays
+
+    out = tmp_path_factory.mktemp("bundles") / "bundle"
+    return export_bundle(
+        checkpoint,
+        out,
+        frame_arrays(24, seed=1),
+        calibration=frame_arrays(32, seed=2),
+        name="door-classifier",
+        version="3",
+        metrics={"accuracy": 0.97},
+        held_out_ref="doors@3:test",
+        int8_tolerance=1.0,  # random labels: the accuracy change is noise; keep the model
+    )

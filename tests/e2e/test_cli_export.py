@@ -9,7 +9,7 @@ from PIL import Image
 
 from robotops.dataset.store import Store
 from tests.e2e.test_cli_sim import robotops
-from tests.export.conftest import raw_frames, write_checkpoint
+from tests.export.synthetic import raw_frames, write_checkpoint
 
 
 def test_export_a_checkpoint_then_predict_image_files(

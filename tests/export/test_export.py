@@ -14,7 +14,7 @@ import robotops.runtime
 from robotops.errors import CheckFailed, ConflictError, DataError, UsageError
 from robotops.export import ExportResult, export_bundle
 from robotops.train.data import FrameArrays
-from tests.export.conftest import CLASSES, SPEC, frame_arrays
+from tests.export.synthetic import CLASSES, SPEC, frame_arrays
 
 
 def _leftovers(folder: Path) -> list[str]:

@@ -18,7 +18,7 @@ from robotops.export import ExportResult
 from robotops.runtime import Bundle, Frame, Prediction, load_bundle, softmax
 from robotops.train.checkpoint import load_checkpoint, model_from_checkpoint
 from robotops.transforms import preprocess_frame, stack_samples
-from tests.export.conftest import CLASSES, SPEC, raw_frames
+from tests.export.synthetic import CLASSES, SPEC, raw_frames
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

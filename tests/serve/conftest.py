@@ -11,7 +11,7 @@ import pytest
 from robotops.serve.app import InferenceServer, ServeOptions, load_model
 from robotops.serve.predlog import PredictionLog
 from robotops.serve.server import background
-from tests.export.conftest import checkpoint, exported, frame_arrays  # noqa: F401  (fixtures)
+from tests.export.synthetic import frame_arrays
 
 TOKEN = "test-admin-token-0123456789"
 MODEL = "door-classifier"
@@ -38,7 +38,7 @@ def start(bundle: Path, log_dir: Path, **options: object) -> tuple[InferenceServ
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory, exported) -> Iterator[Running]:  # noqa: F811
+def running(tmp_path_factory: pytest.TempPathFactory, exported) -> Iterator[Running]:
     """The session's bundle served with a small request limit, a log and an admin token."""
     log_dir = tmp_path_factory.mktemp("serve") / "predictions"
     server, _ = start(exported.path, log_dir, max_request_bytes=1 << 20, max_batch=8)
@@ -50,7 +50,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, exported) -> Iterator[Runn
 def second_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Another bundle of the same model, registry version 4 (for reloads)."""
     from robotops.export import export_bundle
-    from tests.export.conftest import write_checkpoint
+    from tests.export.synthetic import write_checkpoint
 
     folder = tmp_path_factory.mktemp("bundle4")
     ckpt = write_checkpoint(folder / "v4.safetensors", seed=4)

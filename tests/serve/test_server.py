@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 from robotops.runtime import load_bundle
 from robotops.serve.predlog import read_bundles, read_log
 from robotops.serve.server import background
-from tests.export.conftest import raw_frames
+from tests.export.synthetic import raw_frames
 from tests.serve.conftest import MODEL, TOKEN, Running, start
 
 

@@ -9,6 +9,7 @@ which flushes the prediction log: every prediction answered is logged.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -64,7 +65,11 @@ def _server(app: Any) -> uvicorn.Server:
 
 
 def serve_forever(app: Any, sock: socket.socket, on_ready: Callable[[], None]) -> None:
-    """Serve ``app`` on ``sock`` until SIGINT or SIGTERM; ``on_ready`` runs once it listens."""
+    """Serve ``app`` on ``sock`` until SIGINT or SIGTERM; ``on_ready`` runs once it listens.
+
+    Returns normally after a graceful stop. (uvicorn re-raises the stopping signal once it has
+    shut down; the no-op handlers installed here take it, so the caller can report and exit.)
+    """
     server = _server(app)
 
     async def main() -> None:
@@ -75,7 +80,13 @@ def serve_forever(app: Any, sock: socket.socket, on_ready: Callable[[], None]) -
             on_ready()
         await task
 
-    asyncio.run(main())
+    stopping = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in stopping}
+    try:
+        asyncio.run(main())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""A tiny fusion checkpoint and synthetic frames, shared by the export and runtime tests.
+"""A tiny fusion checkpoint and synthetic frames, shared by the export, runtime and serving tests.
 
 Building a model and saving its checkpoint directly is much faster than training one, and an
 untrained model exercises export, parity and quantisation exactly as a trained one does.
@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from robotops.transforms import PreprocessSpec, preprocess_frame, stack_samples
 
@@ -58,28 +57,3 @@ def write_checkpoint(
         "run_id": "0" * 32,
     }
     return save_checkpoint(path, model, meta)
-
-
-@pytest.fixture(scope="session")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fusion checkpoint (read-only)."""
-    return write_checkpoint(tmp_path_factory.mktemp("ckpt") / "best.safetensors")
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path):  # -> ExportResult
-    """One bundle with an int8 model, exported once for the session (read-only)."""
-    from robotops.export import export_bundle
-
-    out = tmp_path_factory.mktemp("bundles") / "bundle"
-    return export_bundle(
-        checkpoint,
-        out,
-        frame_arrays(24, seed=1),
-        calibration=frame_arrays(32, seed=2),
-        name="door-classifier",
-        version="3",
-        metrics={"accuracy": 0.97},
-        held_out_ref="doors@3:test",
-        int8_tolerance=1.0,  # random labels: the accuracy change is noise; keep the model
-    )

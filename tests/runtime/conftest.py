@@ -1,1 +1,0 @@
-from tests.export.conftest import checkpoint, exported  # noqa: F401  (shared fixtures)

@@ -131,3 +131,32 @@ def exported(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path):  # -> 
         held_out_ref="doors@3:test",
         int8_tolerance=1.0,  # random labels: the accuracy change is noise; keep the model
     )
+
+
+@pytest.fixture(scope="session")
+def monitor_world(tmp_path_factory: pytest.TempPathFactory):  # -> tests.monitor.world.World
+    """A day-lit reference doors@3, a bundle trained on it, day and night frames to log.
+
+    Labelling tests add versions to its dataset; doors@3 itself never changes.
+    """
+    from tests.monitor.world import build_world
+
+    return build_world(tmp_path_factory.mktemp("monitor"))
+
+
+@pytest.fixture(scope="session")
+def night_log(monitor_world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prediction log of night frames from an unseen office (read-only)."""
+    from tests.monitor.world import fill_log
+
+    folder = tmp_path_factory.mktemp("night") / "predictions"
+    return fill_log(folder, monitor_world, monitor_world.night, site="unseen-1")
+
+
+@pytest.fixture(scope="session")
+def day_log(monitor_world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prediction log of new day-lit frames like the reference's (read-only)."""
+    from tests.monitor.world import fill_log
+
+    folder = tmp_path_factory.mktemp("day") / "predictions"
+    return fill_log(folder, monitor_world, monitor_world.day, site="atrium")

@@ -156,29 +156,48 @@ class ServeSettings(BaseModel):
 
 
 class MonitorSettings(BaseModel):
-    """When ``robotops monitor`` raises a drift alert (``monitor:``)."""
+    """When ``robotops monitor`` raises a drift alert (``monitor:``).
+
+    A feature alerts when its shift is both large (PSI at or above ``psi_alert``, or a KS
+    statistic at or above ``ks_statistic``) and significant (p-value below ``ks_pvalue``); it
+    warns when PSI reaches ``psi_warn`` without that. PSI alone is noisy on small samples (a few
+    dozen rows give several tenths by chance), a test alone flags tiny shifts in large logs.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    bins: int = Field(10, ge=2, le=100, description="PSI bins, at the reference's quantiles.")
+    bins: int = Field(
+        10,
+        ge=2,
+        le=100,
+        description="PSI bins, at the reference's quantiles; fewer for small logs (about 20 "
+        "logged rows per bin keep PSI's noise below psi_warn).",
+    )
     psi_warn: float = Field(0.1, ge=0, description="PSI at or above this is a warning.")
-    psi_alert: float = Field(0.25, ge=0, description="PSI at or above this is an alert.")
+    psi_alert: float = Field(
+        0.25, ge=0, description="PSI at or above this is an alert, when significant (ks_pvalue)."
+    )
     ks_pvalue: float = Field(
         0.01,
         gt=0,
         lt=1,
-        description="A KS test below this p-value, with a large enough statistic, is an alert.",
+        description="Significance level: a shift alerts only when its test (two-sample KS for "
+        "numbers, chi-square for the class mix) gives a p-value below this.",
     )
     ks_statistic: float = Field(
         0.2,
         ge=0,
         le=1,
-        description="Smallest KS statistic that can alert (large logs make "
-        "tiny differences significant).",
+        description="A significant KS statistic at or above this alerts even below psi_alert; "
+        "smaller ones never alert (large logs make tiny differences significant).",
     )
-    min_rows: int = Field(30, ge=1, description="Fewer logged frames make no verdict.")
+    min_rows: int = Field(
+        30, ge=1, description="Fewer logged frames (of the monitored bundle) give no verdict."
+    )
     reference_split: str | None = Field(
-        None, description="Split of the reference version to compare with (default: all)."
+        None,
+        description="Split of the reference version to compare with (default: the split the "
+        "bundle was checked on at export, if the reference has it, else every frame).",
     )
     max_reference_frames: int = Field(
         2000, ge=1, description="Reference frames scored at most (a seeded sample above)."

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
-from robotops import ConflictError, DataError
+from robotops import ConflictError, DataError, UsageError
 from robotops.config import Config
 from robotops.dataset.export import export_tasks
 from robotops.dataset.labelfiles import label_studio_config
@@ -151,6 +151,23 @@ def test_frame_ids_choose_the_frames_and_unknown_ids_write_nothing(
     with pytest.raises(DataError, match=r"2 frame id\(s\) not in doors@2 \(first: nope, gone\)"):
         export_tasks(snap, out, frame_ids=[chosen[0], "nope", "gone"])
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_predictions_become_pre_annotations_of_their_frames_only(
+    partly_labelled: Store, tmp_path: Path
+) -> None:
+    snap = partly_labelled.snapshot("doors")
+    first, second = (r["frame_id"] for r in unlabelled_rows(snap)[:2])
+    result = export_tasks(snap, tmp_path / "out", predictions={first: ("no_door", 0.41)})
+    tasks = {t["data"]["frame_id"]: t for t in json.loads(result.tasks_path.read_text())}
+    [prediction] = tasks[first]["predictions"]
+    assert prediction["result"][0]["value"] == {"choices": ["no_door"]}
+    assert prediction["score"] == 0.41
+    assert "predictions" not in tasks[second]
+
+    with pytest.raises(UsageError, match="prediction 'cat' is not one of the classes"):
+        export_tasks(snap, tmp_path / "bad", predictions={first: ("cat", 0.9)})
+    assert not (tmp_path / "bad").exists() and leftovers(tmp_path) == []
 
 
 def test_frames_without_colour_are_skipped_and_jpeg_stays_jpeg(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from robotops.cli import (  # noqa: F401  (registers the commands)
     evaluate,
     export,
     models,
+    monitor,
     serve,
     train,
 )

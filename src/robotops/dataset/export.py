@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +74,7 @@ def export_tasks(
     frame_ids: Sequence[str] | None = None,
     unlabelled_only: bool = True,
     image_url_prefix: str = LOCAL_FILES_PREFIX,
+    predictions: Mapping[str, tuple[str, float | None]] | None = None,
 ) -> ExportResult:
     """Write frames of ``snapshot`` as a folder of Label Studio tasks.
 
@@ -90,20 +91,23 @@ def export_tasks(
         frame_ids: Frames to export (default: every frame).
         unlabelled_only: Leave out frames that have a label.
         image_url_prefix: Put before each image's relative path to make the task's image URL.
+        predictions: A model's ``(class, confidence)`` by frame id, given to annotators as each
+            task's pre-annotation; frames not in it get none.
 
     Returns:
         Where the files went and how many frames were written and skipped.
 
     Raises:
-        UsageError: The dataset has no class list.
+        UsageError: The dataset has no class list, or a prediction is not one of its classes.
         DataError: ``frame_ids`` names frames not in ``snapshot``, or a colour image is neither
             PNG nor JPEG.
         ConflictError: ``out_dir`` exists and is not an empty folder.
         OutputError: The folder cannot be written.
     """
     out_dir = Path(out_dir)
+    predictions = predictions or {}
     config = label_studio_config(snapshot.classes)
-    _check_free(out_dir)
+    check_free(out_dir)
 
     index = snapshot.frames(["frame_id", "recording_id", "site", "stamp_ns"])
     index = index.sort_by([("recording_id", "ascending"), ("stamp_ns", "ascending")])
@@ -147,6 +151,8 @@ def export_tasks(
                 stamp_ns=meta[fid]["stamp_ns"],
                 site=meta[fid]["site"] or "",
                 image_url=image_url_prefix + paths[fid],
+                prediction=predictions[fid][0] if fid in predictions else None,
+                score=predictions[fid][1] if fid in predictions else None,
             )
             for fid in selected
             if fid in paths
@@ -172,7 +178,12 @@ def export_tasks(
     )
 
 
-def _check_free(out_dir: Path) -> None:
+def check_free(out_dir: Path) -> None:
+    """Refuse an ``out_dir`` that exists, unless it is an empty folder.
+
+    Raises:
+        ConflictError: It is a file, or a folder with something in it.
+    """
     if out_dir.is_dir():
         if next(out_dir.iterdir(), None) is not None:
             raise ConflictError(f"{out_dir} exists and is not empty; choose a new folder")

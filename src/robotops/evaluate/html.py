@@ -25,7 +25,13 @@ from PIL import Image
 from robotops.evaluate.metrics import CALIBRATION_BINS, reliability
 from robotops.evaluate.results import ALL_MODALITIES, Evaluation, FramePrediction
 from robotops.evaluate.views import FrameViews, bird_eye, depth_colour
-from robotops.validate.html import FAILED_COLOUR, PASSED_COLOUR, WARN_COLOUR, figure_uri
+from robotops.validate.html import (
+    BASE_CSS,
+    FAILED_COLOUR,
+    PASSED_COLOUR,
+    WARN_COLOUR,
+    figure_uri,
+)
 
 if TYPE_CHECKING:
     pass
@@ -52,42 +58,17 @@ _TEMPLATE = """\
   :root { --failed: {{ colours.failed }}; --passed: {{ colours.passed }};
           --warn: {{ colours.warn }}; --skipped: {{ colours.skipped }};
           --line: #d5d8dc; --muted: #5d6d7e; }
-  * { box-sizing: border-box; }
-  body { margin: 0; background: #f4f6f7; color: #1c2833;
-         font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
-               Arial, sans-serif; }
-  main { max-width: 1100px; margin: 0 auto; padding: 0 24px 48px; background: #fff;
-         min-height: 100vh; }
-  .verdict { margin: 0 -24px; padding: 20px 24px; color: #fff; }
-  .verdict.failed { background: var(--failed); }
-  .verdict.passed { background: var(--passed); }
-  .verdict h1 { margin: 0; font-size: 26px; font-weight: 600; }
-  .verdict p { margin: 4px 0 0; font-size: 16px; }
-  h2 { margin: 36px 0 12px; font-size: 20px; border-bottom: 1px solid var(--line);
-       padding-bottom: 4px; }
-  dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px;
-            margin: 16px 0; }
-  dl.meta dt { color: var(--muted); }
-  dl.meta dd { margin: 0; }
-  code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+{{ base_css }}
   .headline { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
   .headline div { border: 1px solid var(--line); border-radius: 6px; padding: 8px 16px;
                   min-width: 150px; }
   .headline b { display: block; font-size: 24px; font-variant-numeric: tabular-nums; }
   .headline span { color: var(--muted); font-size: 13px; }
-  table { border-collapse: collapse; width: 100%; }
   table.narrow { width: auto; min-width: 420px; }
-  th, td { border: 1px solid var(--line); padding: 6px 8px; text-align: left;
-           vertical-align: top; }
-  th { background: #eaeded; font-weight: 600; }
-  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-  td.status { font-weight: 700; }
   tr.pass td.status { color: var(--passed); }
   tr.FAIL td.status { color: var(--failed); }
   tr.skipped td.status { color: var(--skipped); }
   td.below { color: var(--failed); }
-  img.plot { display: block; max-width: 100%; height: auto; margin: 8px 0; }
-  .nodata { color: var(--muted); font-style: italic; }
   .grid { display: flex; flex-wrap: wrap; gap: 14px; }
   figure { margin: 0; width: 336px; border: 1px solid var(--line); border-radius: 6px;
            padding: 6px; }
@@ -259,6 +240,7 @@ def render_evaluation_html(ev: Evaluation, views: Mapping[str, FrameViews]) -> s
         The HTML document.
     """
     import jinja2
+    from markupsafe import Markup
 
     m = ev.overall
     wrong = ev.misclassified()
@@ -277,6 +259,7 @@ def render_evaluation_html(ev: Evaluation, views: Mapping[str, FrameViews]) -> s
     env.filters["pct"] = lambda x: "-" if x is None else f"{x:.1%}"
     env.filters["num"] = _number
     return env.from_string(_TEMPLATE).render(
+        base_css=Markup(BASE_CSS),
         ev=ev,
         m=m,
         verdict="passed" if ev.behaviour_passed else "failed",

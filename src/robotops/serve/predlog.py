@@ -21,6 +21,7 @@ import json
 import os
 import queue
 import random
+import secrets
 import sys
 import threading
 import time
@@ -35,6 +36,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from robotops.errors import DataError, NotFoundError, OutputError, one_line
+from robotops.ingest.decode import IMAGE_ERRORS
 from robotops.monitor.stats import input_stats
 from robotops.runtime import Frame
 
@@ -161,7 +163,10 @@ class PredictionLog:
         self._written = 0
         self._failures = 0
         self._parts = 0
-        self._prefix = f"predictions-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}"
+        # Time and process alone repeat when one process opens a log twice within a second;
+        # a random part keeps the second writer from replacing the first one's parts.
+        started = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        self._prefix = f"predictions-{started}-{os.getpid()}-{secrets.token_hex(4)}"
 
     @property
     def submitted(self) -> int:
@@ -353,8 +358,9 @@ def decode_frame(row: dict) -> Frame:
             )
         if row.get("lidar_xyz") is not None:
             xyz = np.frombuffer(row["lidar_xyz"], "<f4").reshape(-1, 3)
-    except (OSError, ValueError) as err:
-        raise DataError(f"log row {row.get('request_id')}: input does not decode: {err}") from err
+    except (*IMAGE_ERRORS, TypeError) as err:  # TypeError: a size column is null
+        where = f"log row {row.get('request_id')} item {row.get('item')}"
+        raise DataError(f"{where}: input does not decode: {one_line(err)}") from err
     return Frame(rgb, depth, xyz)
 
 

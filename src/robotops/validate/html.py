@@ -36,6 +36,40 @@ PASSED_COLOUR = "#1e8449"
 WARN_COLOUR = "#b9770e"
 UNLABELLED = "(unlabelled)"
 
+BASE_CSS = """\
+  * { box-sizing: border-box; }
+  body { margin: 0; background: #f4f6f7; color: #1c2833;
+         font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
+               Arial, sans-serif; }
+  main { max-width: 1100px; margin: 0 auto; padding: 0 24px 48px; background: #fff;
+         min-height: 100vh; }
+  .verdict { margin: 0 -24px; padding: 20px 24px; color: #fff; }
+  .verdict.failed { background: var(--failed); }
+  .verdict.passed { background: var(--passed); }
+  .verdict h1 { margin: 0; font-size: 26px; font-weight: 600; }
+  .verdict p { margin: 4px 0 0; font-size: 16px; }
+  h2 { margin: 36px 0 12px; font-size: 20px; border-bottom: 1px solid var(--line);
+       padding-bottom: 4px; }
+  dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px;
+            margin: 16px 0; }
+  dl.meta dt { color: var(--muted); }
+  dl.meta dd { margin: 0; }
+  code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { border: 1px solid var(--line); padding: 6px 8px; text-align: left;
+           vertical-align: top; }
+  th { background: #eaeded; font-weight: 600; }
+  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+  td.status { font-weight: 700; }
+  img.plot { display: block; max-width: 100%; height: auto; margin: 8px 0; }
+  .nodata { color: var(--muted); font-style: italic; }
+"""
+"""The style every robotops HTML report shares (validation, evaluation, monitoring).
+
+It reads the colours from CSS variables that each page sets in its own ``:root`` rule:
+``--failed``, ``--passed``, ``--warn``, ``--line`` and ``--muted``.
+"""
+
 _SLICE_ORDER = ("site", "split")  # plotted first; other slice kinds (tags) follow, sorted
 _DPI = 100
 _HIST_BINS = 30
@@ -50,46 +84,21 @@ _TEMPLATE = """\
 <style>
   :root { --failed: {{ colours.failed }}; --passed: {{ colours.passed }};
           --warn: {{ colours.warn }}; --line: #d5d8dc; --muted: #5d6d7e; }
-  * { box-sizing: border-box; }
-  body { margin: 0; background: #f4f6f7; color: #1c2833; line-height: 1.45;
-         font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
-               Arial, sans-serif; }
-  main { max-width: 1100px; margin: 0 auto; padding: 0 24px 48px; background: #fff;
-         min-height: 100vh; }
-  .verdict { margin: 0 -24px; padding: 20px 24px; color: #fff; }
-  .verdict.failed { background: var(--failed); }
-  .verdict.passed { background: var(--passed); }
-  .verdict h1 { margin: 0; font-size: 26px; font-weight: 600; }
-  .verdict p { margin: 4px 0 0; font-size: 16px; }
-  h2 { margin: 36px 0 12px; font-size: 20px; border-bottom: 1px solid var(--line);
-       padding-bottom: 4px; }
+{{ base_css }}
   h3 { margin: 20px 0 8px; font-size: 16px; }
-  dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px;
-            margin: 16px 0; }
-  dl.meta dt { color: var(--muted); }
-  dl.meta dd { margin: 0; }
-  code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
   .chip { display: inline-block; padding: 1px 10px; border-radius: 10px; color: #fff;
           font-weight: 600; font-size: 13px; margin-right: 6px; }
   .chip.pass { background: var(--passed); }
   .chip.warn { background: var(--warn); }
   .chip.FAIL { background: var(--failed); }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { border: 1px solid var(--line); padding: 6px 8px; text-align: left;
-           vertical-align: top; }
-  th { background: #eaeded; font-weight: 600; }
-  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
   table.counts { width: auto; min-width: 280px; }
   tr.FAIL td.status { color: var(--failed); }
   tr.warn td.status { color: var(--warn); }
   tr.pass td.status { color: var(--passed); }
-  td.status { font-weight: 700; }
   .title { display: block; color: var(--muted); font-size: 13px; }
   ul.details { margin: 4px 0 0; padding-left: 18px; font-size: 13px; }
   .frames { font-size: 12px; color: var(--muted); word-break: break-all; }
   .frames code { font-size: 12px; }
-  img.plot { display: block; max-width: 100%; height: auto; margin: 8px 0; }
-  .nodata { color: var(--muted); font-style: italic; }
   .grid { display: flex; flex-wrap: wrap; gap: 12px; }
   figure { margin: 0; width: 168px; }
   figure img { display: block; width: 168px; height: 126px; object-fit: contain;
@@ -234,6 +243,7 @@ def render_html(
         The HTML document.
     """
     import jinja2
+    from markupsafe import Markup
 
     classes = _class_order(report, frames, samples)
     colours = _class_colours(classes)
@@ -243,6 +253,7 @@ def render_html(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )
     return env.from_string(_TEMPLATE).render(
+        base_css=Markup(BASE_CSS),
         report=report,
         verdict="failed" if report.failed else "passed",
         counts=report.counts,

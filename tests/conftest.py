@@ -146,17 +146,17 @@ def monitor_world(tmp_path_factory: pytest.TempPathFactory):  # -> tests.monitor
 
 @pytest.fixture(scope="session")
 def night_log(monitor_world, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A prediction log of night frames from an unseen office (read-only)."""
-    from tests.monitor.world import fill_log
+    """The server's log after night frames from an unseen office (read-only)."""
+    from tests.monitor.world import serve_log
 
     folder = tmp_path_factory.mktemp("night") / "predictions"
-    return fill_log(folder, monitor_world, monitor_world.night, site="unseen-1")
+    return serve_log(folder, monitor_world, monitor_world.night, site="unseen-1")
 
 
 @pytest.fixture(scope="session")
 def day_log(monitor_world, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A prediction log of new day-lit frames like the reference's (read-only)."""
-    from tests.monitor.world import fill_log
+    """The server's log after new day-lit frames like the reference's (read-only)."""
+    from tests.monitor.world import serve_log
 
     folder = tmp_path_factory.mktemp("day") / "predictions"
-    return fill_log(folder, monitor_world, monitor_world.day, site="atrium")
+    return serve_log(folder, monitor_world, monitor_world.day, site="atrium")

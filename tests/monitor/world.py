@@ -6,8 +6,10 @@ recordings rather than a few long ones: neighbouring frames of a recording are n
 and a comparison is only as good as the number of independent scenes on each side.
 
 Two sets of frames to log: new day-lit atrium recordings (the reference's own distribution) and
-night recordings at an office the model never saw. Each log is written by the real
-:class:`~robotops.serve.predlog.PredictionLog` with the bundle's real predictions.
+night recordings at an office the model never saw. :func:`serve_log` feeds them to the real
+server over HTTP; :func:`fill_log` writes a log directly with the real
+:class:`~robotops.serve.predlog.PredictionLog`, for the cases a server cannot make on demand
+(several bundles, chosen times).
 """
 
 from __future__ import annotations
@@ -140,6 +142,25 @@ def fill_log(
                 for i, (frame, p) in enumerate(zip(frames, predictions, strict=True))
             ]
         )
+    return folder
+
+
+def serve_log(folder: Path, world: World, frames: list[Frame], *, site: str) -> Path:
+    """Feed ``frames`` to the real server, one HTTP request per frame; its log goes to ``folder``.
+
+    The server runs on 127.0.0.1 with the world's bundle; the log is flushed when it stops.
+    """
+    from robotops.serve.app import InferenceServer, ServeOptions, load_model
+    from robotops.serve.client import InferenceClient
+    from robotops.serve.server import background
+
+    options = ServeOptions()
+    log = PredictionLog(folder, sample_rate=0.5, flush_seconds=0.05, seed=1)
+    server = InferenceServer(load_model(world.bundle, None, options), options, log)
+    with background(server.app) as url, InferenceClient(url, server.model.name) as client:
+        for frame in frames:
+            client.infer([frame], {"site": site, "robot": "r2d2"})
+    assert log.written == len(frames)
     return folder
 
 

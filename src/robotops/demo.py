@@ -32,7 +32,10 @@ from robotops.train.run import TrainResult, train
 from robotops.validate import Validation, validate
 
 if TYPE_CHECKING:
+    from robotops.dataset.store import Snapshot
+    from robotops.monitor import LabelingResult, MonitorReport
     from robotops.runtime import Prediction
+    from robotops.serve.replay import ReplayResult
 
 MARKER = ".robotops-demo"
 # Eight offices to learn from: with fewer, the camera branch learns the offices' look rather than
@@ -44,6 +47,11 @@ DEMO_SITES = (
 HELD_OUT = "unseen-1"
 RECORDINGS = 9  # per site: three of each class
 FRAMES = 8  # neighbouring frames are near-duplicates: more recordings beat more frames
+NIGHT_SITE = "unseen-5"  # the office of the night shift: in no dataset
+NIGHT_RECORDINGS = 6
+# Inputs kept in the log besides low-confidence ones (serve.log_sample_rate, 5% by default):
+# a demo-sized log keeps half, so that drifted frames reach the labelling queue.
+DEMO_LOG_SAMPLE = 0.5
 # A small fusion model: a minute or two of training on 2 cores.
 DEMO_PARAMS = """\
 train:
@@ -80,6 +88,8 @@ class DemoReport:
     gate: GateOutcome
     promotion: Promotion | None
     exported: DemoExport | None
+    served: DemoServe | None
+    monitored: DemoMonitor | None
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,36 @@ class DemoExport:
     frame_id: str
     label: str
     prediction: Prediction
+
+
+@dataclass(frozen=True)
+class DemoServe:
+    """The held-out site and a night shift at a new office, replayed through ``robotops serve``.
+
+    Attributes:
+        url: Where the server listened.
+        held_out: The held-out site's frames, one request each.
+        night: A robot's night shift at an office nobody recorded before.
+        served: Frames the server answered.
+        logged: Rows in its prediction log after the shutdown.
+        log_dir: The log folder.
+    """
+
+    url: str
+    held_out: ReplayResult
+    night: ReplayResult
+    served: int
+    logged: int
+    log_dir: Path
+
+
+@dataclass(frozen=True)
+class DemoMonitor:
+    """The monitor's verdict on the log, and the frames it sent back to labelling."""
+
+    report: MonitorReport
+    html: Path
+    labeling: LabelingResult
 
 
 def _fresh_workspace(workspace: Path) -> None:
@@ -149,12 +189,18 @@ def run_demo(workspace: Path, console: Console) -> DemoReport:
         )
 
     console.rule("[bold]8. promote")
-    promotion = exported = None
+    promotion = exported = served = monitored = None
     if gated.result.passed:
         registry = Registry(training.tracking_uri, settings.registry.model)
         promotion = registry.promote(version.version, reason="robotops demo")
         console.rule("[bold]9. export the champion and run it with the robot runtime")
         exported = _export_and_run(store, workspace, gated, registry, console)
+        console.rule(f"[bold]10. serve the bundle; replay {HELD_OUT} and a night shift over HTTP")
+        served = _serve_and_replay(
+            store.snapshot(gated.result.dataset), exported.bundle, workspace, settings, console
+        )
+        console.rule("[bold]11. monitor the prediction log; send what drifted to labelling")
+        monitored = _monitor(store, served.log_dir, workspace, settings, console)
     return DemoReport(
         workspace,
         recordings,
@@ -166,6 +212,8 @@ def run_demo(workspace: Path, console: Console) -> DemoReport:
         gated,
         promotion,
         exported,
+        served,
+        monitored,
     )
 
 
@@ -201,3 +249,82 @@ def _export_and_run(
     bundle = load_bundle(result.path)
     (prediction,) = bundle.predict_frames([(views.rgb, views.depth_mm, views.lidar_xyz)])
     return DemoExport(result.path, result.digest, frame.frame_id, frame.label, prediction)
+
+
+def _night_shift(workspace: Path, settings: Config, console: Console) -> Snapshot:
+    """A robot's night at an office nobody recorded before, ingested apart from ``doors``.
+
+    What a robot in the field would send: the frames reach the server as requests, and only the
+    monitor decides which of them come back into the dataset.
+    """
+    from robotops.sim.bag_writer import BagFormat
+    from robotops.sim.recording import RecordingSpec, plan_classes, write_recording
+    from robotops.sim.sites import get_site
+
+    out = workspace / "field" / "recordings"
+    out.mkdir(parents=True)
+    bags = []
+    with frame_progress(console, "simulating a night shift", NIGHT_RECORDINGS) as advance:
+        for index, door_class in enumerate(plan_classes(NIGHT_RECORDINGS, offset=0)):
+            spec = RecordingSpec(
+                site=get_site(NIGHT_SITE),
+                index=index,
+                door_class=door_class,
+                seed=0,
+                frames=FRAMES,
+                width=SimConfig.width,  # the demo's recordings use the defaults too
+                height=SimConfig.height,
+                lighting="night",
+            )
+            bag = out / BagFormat.MCAP.bag_name(spec.recording_id)
+            write_recording(spec, bag, BagFormat.MCAP)
+            bags.append(bag)
+            advance(1)
+    field = Store(workspace / "field" / "datasets")
+    ingest(bags, field, "night-shift", settings)
+    return field.snapshot("night-shift")
+
+
+def _serve_and_replay(
+    snapshot: Snapshot, bundle: Path, workspace: Path, settings: Config, console: Console
+) -> DemoServe:
+    """Serve ``bundle`` with a prediction log; replay the held-out site, then a night shift.
+
+    The server runs on a thread of this process (the same application ``robotops serve`` runs);
+    the frames go through a real HTTP client, one request per frame, as a robot sends them.
+    """
+    from robotops.serve.app import InferenceServer, ServeOptions, load_model
+    from robotops.serve.predlog import PredictionLog
+    from robotops.serve.replay import replay, select_frames
+    from robotops.serve.server import background
+
+    night_frames = select_frames(_night_shift(workspace, settings, console))
+    held_out_frames = select_frames(snapshot, site=HELD_OUT)
+    options = ServeOptions()
+    model = load_model(bundle, None, options)
+    log_dir = workspace / settings.serve.log
+    log = PredictionLog(
+        log_dir, sample_rate=DEMO_LOG_SAMPLE, low_confidence=settings.serve.low_confidence
+    )
+    server = InferenceServer(model, options, log)
+    with background(server.app) as url:
+        console.print(f"serving {model.name} version {model.version} at {url}", highlight=False)
+        with frame_progress(console, f"replaying {HELD_OUT}", len(held_out_frames)) as advance:
+            held_out = replay(held_out_frames, url, model.name, robot="demo-1", on_frame=advance)
+        with frame_progress(console, "replaying the night shift", len(night_frames)) as advance:
+            night = replay(night_frames, url, model.name, robot="demo-2", on_frame=advance)
+    return DemoServe(url, held_out, night, server.served, log.written, log_dir)
+
+
+def _monitor(
+    store: Store, log_dir: Path, workspace: Path, settings: Config, console: Console
+) -> DemoMonitor:
+    """Compare the log with the training version; commit drifted frames for labelling."""
+    from robotops.monitor import render_monitor_html, run_monitor, to_labeling
+
+    with frame_progress(console, "scoring the reference", None, transient=True) as advance:
+        report = run_monitor(log_dir, store, settings.monitor, on_frames=advance)
+    html = log_dir / "monitor.html"
+    html.write_text(render_monitor_html(report), encoding="utf-8")
+    labeling = to_labeling(report, store, workspace / "to-label")
+    return DemoMonitor(report, html, labeling)

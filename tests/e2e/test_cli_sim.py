@@ -11,8 +11,9 @@ import pytest
 from mlflow import MlflowClient
 
 from robotops.dataset.store import Store
-from robotops.demo import DEMO_SITES, FRAMES, HELD_OUT, MARKER, RECORDINGS
+from robotops.demo import DEMO_SITES, FRAMES, HELD_OUT, MARKER, NIGHT_RECORDINGS, RECORDINGS
 from robotops.registry import Registry
+from robotops.serve.predlog import read_log
 from robotops.sim import SimConfig, simulate
 from robotops.train.params import load_params
 
@@ -150,8 +151,8 @@ def test_demo_runs_the_loop_and_replaces_its_own_workspace(tmp_path: Path) -> No
     assert sites == set(DEMO_SITES) and HELD_OUT in sites
     frames = len(DEMO_SITES) * RECORDINGS * FRAMES
     assert f"added {frames} frames: doors@1" in result.stdout
-    snapshot = Store(tmp_path / "ws" / "datasets").snapshot("doors")
-    assert snapshot.version == 3 and snapshot.labels().num_rows == snapshot.frame_count() == frames
+    snapshot = Store(tmp_path / "ws" / "datasets").snapshot("doors@3")
+    assert snapshot.labels().num_rows == snapshot.frame_count() == frames
     index = snapshot.index().to_pylist()
     assert {r["site"] for r in index if r["split"] == "test"} == {"unseen-1"}
     assert {r["split"] for r in index if r["site"] != "unseen-1"} == {"train", "val"}
@@ -181,6 +182,22 @@ def test_demo_runs_the_loop_and_replaces_its_own_workspace(tmp_path: Path) -> No
     registry = Registry(uri, "door-classifier")
     assert registry.alias("champion").version == "1"
     assert registry.version("1").tags["robotops.bundle.sha256"][:16] in output
+    # 10-11. served over HTTP, logged, monitored: the night shift drifts, back to labelling
+    held_out = sum(r["site"] == HELD_OUT for r in index)
+    night = NIGHT_RECORDINGS * FRAMES
+    assert f"unseen-1: replayed {held_out} frames, accuracy" in output
+    assert f"night shift: replayed {night} frames" in output
+    served = held_out + night
+    assert f"prediction log: {served} of {served} predictions" in output
+    assert read_log(earlier / "predictions", ["site"]).num_rows == served
+    assert "drift alert: brightness" in output
+    assert (earlier / "predictions/monitor.html").is_file()
+    after = Store(tmp_path / "ws" / "datasets").snapshot("doors")
+    added = after.frame_count() - frames
+    assert after.version == 4 and added > 0
+    assert f"{added} new, committed as doors@4" in output
+    tasks = json.loads((earlier / "to-label/tasks.json").read_text())
+    assert len(tasks) == added and all(t["predictions"] for t in tasks)
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")

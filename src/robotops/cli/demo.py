@@ -10,6 +10,7 @@ import typer
 from robotops.cli._app import app, console
 from robotops.cli.data import print_ingest, print_split, print_validation, recordings_table
 from robotops.cli.evaluate import print_evaluation, print_gate
+from robotops.cli.monitor import print_labeling, print_report
 from robotops.cli.train import print_training
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ def demo(
     ] = Path("demo-workspace"),
 ) -> None:
     """Run the loop end to end on embedded defaults (what `make demo` runs)."""
-    from robotops.demo import run_demo  # torch and MLflow: loaded only for the demo
+    from robotops.demo import HELD_OUT, run_demo  # torch and MLflow: loaded only for the demo
 
     report: DemoReport = run_demo(workspace, console)
     console.print(recordings_table(report.recordings))
@@ -49,7 +50,20 @@ def demo(
             f"robot runtime on held-out frame {e.frame_id}: {p.label} "
             f"({p.confidence:.1%}), labelled {e.label}"
         )
-    else:
+    if report.served is not None:
+        served = report.served
+        console.print(f"served at {served.url}", highlight=False)
+        console.print(f"  {HELD_OUT}: {served.held_out.summary()}", highlight=False)
+        console.print(f"  night shift: {served.night.summary()}", highlight=False)
+        console.print(
+            f"prediction log: {served.logged} of {served.served} predictions in {served.log_dir}",
+            soft_wrap=True,
+        )
+    if report.monitored is not None:
+        print_report(report.monitored.report)
+        console.print(f"monitor report: {report.monitored.html}", soft_wrap=True)
+        print_labeling(report.monitored.labeling)
+    if report.exported is None:
         console.print(
             f"[bold red]not promoted[/]: the gate refused {gated.result.challenger}; "
             f"see {gated.reports['markdown']}",

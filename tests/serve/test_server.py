@@ -301,3 +301,15 @@ def test_reload_is_off_without_a_token(tmp_path: Path, exported) -> None:
         status, _, data = http(f"{url}/admin/reload", b"{}", {"Authorization": "Bearer x"})
     assert status == 403
     assert "ROBOTOPS_ADMIN_TOKEN" in json.loads(data)["error"]
+
+
+def test_the_listening_socket_sends_small_answers_at_once() -> None:
+    """TCP_NODELAY: without it each small answer waits for the client's delayed ACK (~40 ms)."""
+    from robotops.serve.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY on such sockets only
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        sock.close()

@@ -17,13 +17,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import (
     bench_export,
     bench_ingest,
+    bench_serve,
     bench_sim,
     bench_store,
     bench_train,
     bench_validate,
 )
 
-BENCHMARKS = (bench_sim, bench_ingest, bench_store, bench_validate, bench_train, bench_export)
+BENCHMARKS = (
+    bench_sim,
+    bench_ingest,
+    bench_store,
+    bench_validate,
+    bench_train,
+    bench_export,
+    bench_serve,
+)
 # How each module's section starts, to find it again in BENCHMARKS.md.
 HEADINGS = {
     bench_sim: "## Simulation",
@@ -32,6 +41,7 @@ HEADINGS = {
     bench_validate: "## Validation",
     bench_train: "## Training",
     bench_export: "## Export",
+    bench_serve: "## Serving",
 }
 OUTPUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 

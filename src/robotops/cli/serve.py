@@ -99,7 +99,9 @@ def serve_command(
 
     serve_forever(server.app, sock, ready)
     logged = f", {prediction_log.written} logged to {log_dir}" if prediction_log else ""
-    err_console.print(f"stopped: {server.served} frames served{logged}", highlight=False)
+    err_console.print(
+        f"stopped: {server.served} frames served{logged}", highlight=False, soft_wrap=True
+    )
 
 
 @app.command("replay")

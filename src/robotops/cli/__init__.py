@@ -17,6 +17,7 @@ from robotops.cli import (  # noqa: F401  (registers the commands)
     monitor,
     serve,
     train,
+    workspace,
 )
 from robotops.cli._app import app, err_console
 from robotops.errors import RobotopsError

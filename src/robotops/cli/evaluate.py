@@ -20,7 +20,7 @@ from robotops.cli._app import (
     report_format,
     setup,
 )
-from robotops.errors import CheckFailed
+from robotops.errors import CheckFailed, OutputError
 from robotops.progress import frame_progress
 
 if TYPE_CHECKING:
@@ -54,6 +54,13 @@ def evaluate_command(
         Path | None,
         typer.Option(help="Folder for evaluation.html, .md and .json (default: reports/MODEL)."),
     ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the figures as one flat JSON object (test.accuracy, "
+            "test.slice.site.loft.accuracy, ...; no timings) for dvc metrics."
+        ),
+    ] = None,
     fmt: FormatOption = "table",
     as_json: JsonOption = False,
     log: Annotated[
@@ -86,6 +93,8 @@ def evaluate_command(
             log=log,
             on_frames=advance,
         )
+    if metrics is not None:
+        write_metrics(outcome.evaluation, metrics)
     if fmt == "json":
         print(json.dumps(outcome.evaluation.to_dict(), indent=1))
         return
@@ -159,6 +168,13 @@ def gate_command(
     ] = "champion",
     dataset: DatasetOption = None,
     split: SplitOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the challenger's evaluation and gate.md/gate.json "
+            "(default: reports/CHALLENGER)."
+        ),
+    ] = None,
     fmt: FormatOption = "table",
     as_json: JsonOption = False,
     workspace: WorkspaceOption = Path("."),
@@ -185,6 +201,7 @@ def gate_command(
             config=cfg,
             dataset=dataset,
             split=split,
+            out=out,
             on_frames=advance,
         )
     result = outcome.result
@@ -221,3 +238,21 @@ def print_gate(result: GateResult) -> None:
 
 def _fig(value: float | None) -> str:
     return "" if value is None else f"{value:.3g}"
+
+
+def write_metrics(ev: Evaluation, path: Path) -> None:
+    """Write ``ev``'s figures as a flat JSON object, without the timing ones.
+
+    Raises:
+        OutputError: ``path`` cannot be written.
+    """
+    from robotops.evaluate.record import evaluation_metrics
+
+    figures = {
+        k: round(v, 6) for k, v in evaluation_metrics(ev).items() if not k.endswith("latency")
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write the metrics: {err.strerror or err}") from err

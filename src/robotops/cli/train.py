@@ -41,6 +41,13 @@ def train_command(
         str | None, typer.Option(help="Ray cluster address for --workers (default: a local Ray).")
     ] = None,
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "robotops-train",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also copy the best checkpoint, metrics.json and history.csv here (fixed "
+            "paths for a pipeline such as dvc.yaml)."
+        ),
+    ] = None,
     workspace: WorkspaceOption = Path("."),
     config: ConfigOption = None,
     store: StoreOption = None,
@@ -73,6 +80,15 @@ def train_command(
             progress=bars,
         )
     print_training(result)
+    if out is not None:
+        from robotops.train.outputs import write_outputs
+
+        written = write_outputs(result, out)
+        console.print(
+            f"best checkpoint, metrics and history in {out}: {written['checkpoint']}",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 def print_training(result: TrainResult) -> None:

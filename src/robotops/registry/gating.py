@@ -213,13 +213,15 @@ def gate_named(
     dataset: str | None = None,
     split: str | None = None,
     latency_ms: LatencyProbe | None = None,
+    out: Path | None = None,
     on_frames: Callable[[int], None] | None = None,
 ) -> GateOutcome:
     """Gate ``challenger`` against ``against`` (an alias, version, run or file).
 
     The champion alias may be unset (no champion yet): the absolute thresholds apply. Any other
     reference must exist. Both models are scored on the same dataset version (default: the one
-    the challenger was trained on) and split.
+    the challenger was trained on) and split. The challenger's reports and the decision go to
+    ``out`` (default: its report folder).
 
     Raises:
         NotFoundError: A model or the dataset version does not exist.
@@ -236,7 +238,7 @@ def gate_named(
         champion_model = None
     common = {"store": store, "workspace": workspace, "config": config, "split": split}
     ours = evaluate_named(
-        challenger, dataset=dataset, latency_ms=latency_ms, on_frames=on_frames, **common
+        challenger, dataset=dataset, latency_ms=latency_ms, out=out, on_frames=on_frames, **common
     )
     if champion_model is not None and champion_model.checkpoint == ours.model.checkpoint:
         raise UsageError(f"{ours.model.ref} is {against}: there is nothing to gate it against")

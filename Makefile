@@ -14,11 +14,11 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[train,serve]'
+	$(BIN)/pip install -q -e '.[train,serve,pipeline]'
 	touch $@
 
 $(DEVSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[train,serve,ray,dev]'
+	$(BIN)/pip install -q -e '.[train,serve,pipeline,ray,dev]'
 	touch $@ $(STAMP)
 
 $(ACTIONLINT):

@@ -1,17 +1,23 @@
 """``robotops demo``: the whole loop on embedded defaults, in a fresh workspace.
 
-Each stage of the loop adds its step here as it arrives. Today: simulate recordings from several
-office sites, one of them unseen, ingest them into a versioned dataset, import their labels as the
-next version, split by recording with the unseen site held out as test only, validate the split
-dataset, train a small fusion model on it, tracked in the workspace's MLflow store, register it,
-evaluate it on the unseen site, gate it (no champion yet: the absolute thresholds) and promote it
-when the gate passes. The workspace is laid out like a user's: ``cd`` into it and
-``robotops train`` runs its params.yaml.
+The workspace is made by ``robotops init``, as a team's would be. The demo simulates recordings
+from several office sites, one of them unseen, ingests them into a versioned dataset, imports
+their labels, splits by recording with the unseen site held out as test, pins that version in
+params.yaml and runs the workspace's DVC pipeline (validate -> train -> evaluate -> gate ->
+export). It registers the trained run with the pipeline's gate decision, promotes it when the
+gate passed, runs the bundle with the robot runtime, serves it, replays the held-out site and a
+night shift at an office in no dataset through the server over HTTP, monitors the prediction log
+and sends the drifted frames back to labelling. ``cd`` into the workspace afterwards: ``dvc
+repro`` has nothing to do, ``robotops models list`` shows the champion.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,14 +28,15 @@ from robotops.config import Config
 from robotops.dataset.labels import LabelImport, import_labels
 from robotops.dataset.splits import SplitResult, split_dataset
 from robotops.dataset.store import Store
-from robotops.errors import ConflictError
+from robotops.errors import ConflictError, RobotopsError, UsageError
+from robotops.evaluate.results import Evaluation, GateResult
 from robotops.ingest.ingest import IngestReport, ingest
-from robotops.progress import TrainBars, frame_progress
-from robotops.registry import GateOutcome, Promotion, Registry, gate_named
+from robotops.progress import frame_progress
+from robotops.registry import Promotion, Registry
 from robotops.sim import SimConfig, SimulatedRecording, simulate
-from robotops.train.params import PARAMS_FILE, load_params
-from robotops.train.run import TrainResult, train
-from robotops.validate import Validation, validate
+from robotops.train.params import PARAMS_FILE
+from robotops.train.tracking import tracking_uri
+from robotops.workspace.init import init_workspace
 
 if TYPE_CHECKING:
     from robotops.dataset.store import Snapshot
@@ -83,13 +90,32 @@ class DemoReport:
     ingested: IngestReport
     labelled: LabelImport
     split: SplitResult
-    validation: Validation
-    training: TrainResult
-    gate: GateOutcome
+    pipeline: DemoPipeline
     promotion: Promotion | None
     exported: DemoExport | None
     served: DemoServe | None
     monitored: DemoMonitor | None
+
+
+@dataclass(frozen=True)
+class DemoPipeline:
+    """What ``dvc repro`` made, read back from the stages' outputs.
+
+    Attributes:
+        run_id: The MLflow run that trained the model.
+        train: ``model/metrics.json``: the best epoch's figures.
+        evaluation: ``reports/evaluation/evaluation.json``.
+        gate: ``reports/gate/gate.json``.
+        version: The registry version the run was registered as.
+        reports: The HTML reports: validation and evaluation.
+    """
+
+    run_id: str
+    train: dict
+    evaluation: Evaluation
+    gate: GateResult
+    version: str
+    reports: dict[str, Path]
 
 
 @dataclass(frozen=True)
@@ -134,14 +160,17 @@ class DemoMonitor:
 
 
 def _fresh_workspace(workspace: Path) -> None:
-    """Create ``workspace``, replacing an earlier demo's, never a folder the demo did not make."""
+    """``robotops init`` the workspace, replacing an earlier demo's, never a foreign folder."""
     if workspace.exists():
         if not (workspace / MARKER).exists() and any(workspace.iterdir()):
             raise ConflictError(
                 f"{workspace} exists and was not made by robotops demo: choose another --workspace"
             )
         shutil.rmtree(workspace)
-    workspace.mkdir(parents=True)
+    made = init_workspace(workspace, dataset="doors@3")
+    if not made.dvc:
+        shutil.rmtree(workspace)
+        raise UsageError("the demo runs its pipeline with DVC: pip install dvc (make demo does)")
     (workspace / MARKER).write_text("made by robotops demo; replaced on the next run\n")
 
 
@@ -171,35 +200,24 @@ def run_demo(workspace: Path, console: Console) -> DemoReport:
         store, settings.dataset, fractions=(0.8, 0.2, 0.0), seed=0, holdout_sites=(HELD_OUT,)
     )
 
-    console.rule("[bold]5. validate")
-    with frame_progress(console, "validating", split.snapshot.frame_count()) as advance:
-        validation = validate(store, str(split.snapshot), settings, on_frames=advance)
-
-    console.rule("[bold]6. train a fusion model, tracked in MLflow")
     params_file = workspace / PARAMS_FILE
     params_file.write_text(DEMO_PARAMS.format(dataset=split.snapshot))
-    with TrainBars(console) as bars:
-        training = train(load_params(params_file), store, workspace, progress=bars)
 
-    console.rule("[bold]7. register the model, evaluate it on the unseen site, gate it")
-    version = Registry(training.tracking_uri, settings.registry.model).register(training.run_id)
-    with frame_progress(console, "decoding test frames", None, transient=True) as advance:
-        gated = gate_named(
-            version.ref, store=store, workspace=workspace, config=settings, on_frames=advance
-        )
+    console.rule("[bold]5. the pipeline: dvc repro (validate, train, evaluate, gate, export)")
+    pipeline = _run_pipeline(workspace, settings, console)
 
-    console.rule("[bold]8. promote")
     promotion = exported = served = monitored = None
-    if gated.result.passed:
-        registry = Registry(training.tracking_uri, settings.registry.model)
-        promotion = registry.promote(version.version, reason="robotops demo")
-        console.rule("[bold]9. export the champion and run it with the robot runtime")
-        exported = _export_and_run(store, workspace, gated, registry, console)
-        console.rule(f"[bold]10. serve the bundle; replay {HELD_OUT} and a night shift over HTTP")
+    console.rule("[bold]6. register the run with the gate's decision; promote when it passed")
+    if pipeline.gate.passed:
+        registry = Registry(tracking_uri(workspace), settings.registry.model)
+        promotion = registry.promote(pipeline.version, reason="robotops demo")
+        console.rule("[bold]7. run the champion's bundle with the robot runtime")
+        exported = _run_bundle(store, workspace, pipeline, registry)
+        console.rule(f"[bold]8. serve the bundle; replay {HELD_OUT} and a night shift over HTTP")
         served = _serve_and_replay(
-            store.snapshot(gated.result.dataset), exported.bundle, workspace, settings, console
+            store.snapshot(pipeline.gate.dataset), exported.bundle, workspace, settings, console
         )
-        console.rule("[bold]11. monitor the prediction log; send what drifted to labelling")
+        console.rule("[bold]9. monitor the prediction log; send what drifted to labelling")
         monitored = _monitor(store, served.log_dir, workspace, settings, console)
     return DemoReport(
         workspace,
@@ -207,9 +225,7 @@ def run_demo(workspace: Path, console: Console) -> DemoReport:
         ingested,
         labelled,
         split,
-        validation,
-        training,
-        gated,
+        pipeline,
         promotion,
         exported,
         served,
@@ -217,38 +233,60 @@ def run_demo(workspace: Path, console: Console) -> DemoReport:
     )
 
 
-def _export_and_run(
-    store: Store, workspace: Path, gated: GateOutcome, registry: Registry, console: Console
-) -> DemoExport:
-    """Export the champion to ``workspace/bundle`` and predict one held-out frame with it."""
-    from robotops.evaluate.views import frame_views
-    from robotops.export import export_bundle
-    from robotops.runtime import load_bundle
-    from robotops.train.checkpoint import load_checkpoint
-    from robotops.train.data import load_frames
-    from robotops.train.run import CACHE_DIR
-    from robotops.transforms import PreprocessSpec
+def _run_pipeline(workspace: Path, settings: Config, console: Console) -> DemoPipeline:
+    """``dvc repro`` in ``workspace``, its output on the console; register what it trained.
 
-    model = gated.challenger.model
-    snapshot = store.snapshot(gated.result.dataset)
-    spec = PreprocessSpec.from_dict(load_checkpoint(model.checkpoint).meta["spec"])
-    with console.status("exporting the champion to ONNX (parity, int8) ..."):
-        result = export_bundle(
-            model.checkpoint,
-            workspace / "bundle",
-            load_frames(snapshot, "test", spec, workspace / CACHE_DIR),
-            calibration=load_frames(snapshot, "train", spec, workspace / CACHE_DIR),
-            name=model.name,
-            version=model.version,
-            metrics={"test.accuracy": gated.challenger.evaluation.overall.accuracy},
-            held_out_ref=f"{snapshot}:test",
-        )
-    registry.tag_version(str(model.version), "robotops.bundle.sha256", result.digest)
-    frame = gated.challenger.evaluation.predictions[0]
+    Raises:
+        RobotopsError: A stage failed for another reason than a refused gate.
+    """
+    bin_dir = str(Path(sys.executable).parent)  # the stages run this installation's robotops
+    env = os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    dvc = shutil.which("dvc", path=env["PATH"]) or "dvc"
+    done = subprocess.run([dvc, "repro"], cwd=workspace, env=env, check=False)
+    gate_file = workspace / "reports" / "gate" / "gate.json"
+    if done.returncode != 0 and not gate_file.is_file():
+        raise RobotopsError(f"{workspace}: dvc repro failed (exit {done.returncode}); see above")
+    train = json.loads((workspace / "model" / "metrics.json").read_text())
+    evaluation = Evaluation.from_dict(
+        json.loads((workspace / "reports" / "evaluation" / "evaluation.json").read_text())
+    )
+    gate = GateResult.from_dict(json.loads(gate_file.read_text()))
+    registry = Registry(tracking_uri(workspace), settings.registry.model)
+    version = registry.register(train["run_id"])
+    # The pipeline gated this run's best checkpoint against the champion (none yet).
+    registry.record_gate(version.version, gate, None)
+    return DemoPipeline(
+        train["run_id"],
+        train,
+        evaluation,
+        gate,
+        str(version.version),
+        {
+            "validation": workspace / "reports" / "validation.html",
+            "evaluation": workspace / "reports" / "evaluation" / "evaluation.html",
+        },
+    )
+
+
+def _run_bundle(
+    store: Store, workspace: Path, pipeline: DemoPipeline, registry: Registry
+) -> DemoExport:
+    """Tag the pipeline's bundle on the champion and predict one held-out frame with it."""
+    from robotops.evaluate.views import frame_views
+    from robotops.runtime import load_bundle
+    from robotops.serve.model import bundle_digest
+
+    bundle_dir = workspace / "bundle"
+    digest = bundle_digest(bundle_dir)
+    registry.tag_version(pipeline.version, "robotops.bundle.sha256", digest)
+    registry.tag_version(pipeline.version, "robotops.bundle.path", str(bundle_dir.resolve()))
+    frame = pipeline.evaluation.predictions[0]
+    snapshot = store.snapshot(pipeline.evaluation.dataset)
     views = frame_views(snapshot, [frame.frame_id])[frame.frame_id]
-    bundle = load_bundle(result.path)
-    (prediction,) = bundle.predict_frames([(views.rgb, views.depth_mm, views.lidar_xyz)])
-    return DemoExport(result.path, result.digest, frame.frame_id, frame.label, prediction)
+    (prediction,) = load_bundle(bundle_dir).predict_frames(
+        [(views.rgb, views.depth_mm, views.lidar_xyz)]
+    )
+    return DemoExport(bundle_dir, digest, frame.frame_id, frame.label, prediction)
 
 
 def _night_shift(workspace: Path, settings: Config, console: Console) -> Snapshot:
@@ -301,7 +339,7 @@ def _serve_and_replay(
     night_frames = select_frames(_night_shift(workspace, settings, console))
     held_out_frames = select_frames(snapshot, site=HELD_OUT)
     options = ServeOptions()
-    model = load_model(bundle, None, options)
+    model = load_model(bundle, settings.registry.model, options)
     log_dir = workspace / settings.serve.log
     log = PredictionLog(
         log_dir, sample_rate=DEMO_LOG_SAMPLE, low_confidence=settings.serve.low_confidence

@@ -161,28 +161,39 @@ def test_demo_runs_the_loop_and_replaces_its_own_workspace(tmp_path: Path) -> No
         "wooden_door",
         "no_door",
     }
-    assert "validation of doors@3" in result.stdout and "0 failed" in result.stdout
-    assert (tmp_path / "ws/datasets/doors/reports/v3/validation.html").is_file()
-    # 6. training: a finished MLflow run in the workspace, and how to open it
+    # 5. the workspace is robotops init's, and its DVC pipeline ran every stage
+    for stage in ("validate", "train", "evaluate", "gate", "export"):
+        assert f"Running stage '{stage}'" in result.stdout
+    assert (earlier / "dvc.yaml").is_file() and (earlier / ".github/workflows/main.yml").is_file()
+    assert "0 failed" in (earlier / "reports/validation.md").read_text()
+    assert (earlier / "reports/validation.html").is_file()
     output = result.stdout.replace("\n", "")
     uri = f"sqlite:///{earlier.resolve()}/mlflow.db"
-    assert f"mlflow ui --backend-store-uri {uri}" in output
-    run_id = output.split("MLflow run ")[1].split()[0]
-    run = MlflowClient(uri).get_run(run_id)
+    assert f"MLflow UI: mlflow ui --backend-store-uri {uri}" in output
+    metrics = json.loads((earlier / "model/metrics.json").read_text())
+    run = MlflowClient(uri).get_run(metrics["run_id"])
     assert run.info.status == "FINISHED" and run.data.params["dataset"] == "doors@3"
     assert run.data.params["model"] == "fusion"
     assert load_params(earlier / "params.yaml").dataset == "doors@3"
-    # 7-9. registered, evaluated on the unseen site, gated, promoted, exported, run on the robot
-    assert "door-classifier/1 (fusion) on doors@3 test" in output
-    assert "gate PASSED: door-classifier/1 against the absolute thresholds" in output
-    assert "promoted door-classifier/1 to champion" in output
-    assert (earlier / "reports/door-classifier-1/evaluation.html").is_file()
-    assert (earlier / "bundle/model.onnx").is_file()
-    assert "robot runtime on held-out frame" in output
+    assert "model/best.safetensors (fusion) on doors@3 test" in output
+    assert "gate PASSED: model/best.safetensors against the absolute thresholds" in output
+    assert (earlier / "reports/evaluation/evaluation.html").is_file()
+    # 6-7. registered with the pipeline's gate decision, promoted, its bundle run on the robot
+    assert "promoted version 1 to champion" in output
     registry = Registry(uri, "door-classifier")
     assert registry.alias("champion").version == "1"
+    assert registry.version("1").run_id == metrics["run_id"]
+    assert registry.version("1").tags["robotops.gate"] == "passed"
+    assert (earlier / "bundle/model.onnx").is_file()
+    assert "robot runtime on held-out frame" in output
     assert registry.version("1").tags["robotops.bundle.sha256"][:16] in output
-    # 10-11. served over HTTP, logged, monitored: the night shift drifts, back to labelling
+    # the workspace is left as a pipeline that has run: nothing to do
+    status = subprocess.run(
+        [str(Path(sys.executable).with_name("dvc")), "status"],
+        cwd=earlier, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "up to date" in status.stdout, status.stdout + status.stderr
+    # 8-9. served over HTTP, logged, monitored: the night shift drifts, back to labelling
     held_out = sum(r["site"] == HELD_OUT for r in index)
     night = NIGHT_RECORDINGS * FRAMES
     assert f"unseen-1: replayed {held_out} frames, accuracy" in output

@@ -36,7 +36,7 @@ from robotops.registry import Promotion, Registry
 from robotops.sim import SimConfig, SimulatedRecording, simulate
 from robotops.train.params import PARAMS_FILE
 from robotops.train.tracking import tracking_uri
-from robotops.workspace.init import init_workspace
+from robotops.workspace.init import PARAMS, init_workspace
 
 if TYPE_CHECKING:
     from robotops.dataset.store import Snapshot
@@ -59,26 +59,6 @@ NIGHT_RECORDINGS = 6
 # Inputs kept in the log besides low-confidence ones (serve.log_sample_rate, 5% by default):
 # a demo-sized log keeps half, so that drifted frames reach the labelling queue.
 DEMO_LOG_SAMPLE = 0.5
-# A small fusion model: a minute or two of training on 2 cores.
-DEMO_PARAMS = """\
-train:
-  dataset: {dataset}
-  model: fusion
-  seed: 0
-  epochs: 20
-  batch_size: 32
-  lr: 0.003
-  early_stopping: {{patience: 6}}
-  hyper: {{width: 8, point_width: 16, hidden: 32}}
-  preprocess: {{image_height: 48, image_width: 48, lidar_points: 256}}
-  augment:
-    flip_prob: 0.5
-    modality_drop_prob: 0.3
-    brightness: 0.15
-    contrast: 0.2
-    rgb_noise_std: 0.02
-    lidar_dropout_prob: 0.1
-"""
 
 
 @dataclass(frozen=True)
@@ -200,8 +180,8 @@ def run_demo(workspace: Path, console: Console) -> DemoReport:
         store, settings.dataset, fractions=(0.8, 0.2, 0.0), seed=0, holdout_sites=(HELD_OUT,)
     )
 
-    params_file = workspace / PARAMS_FILE
-    params_file.write_text(DEMO_PARAMS.format(dataset=split.snapshot))
+    # init's params.yaml (a small fusion model: a minute or two of training on 2 cores), pinned
+    (workspace / PARAMS_FILE).write_text(PARAMS.format(dataset=split.snapshot))
 
     console.rule("[bold]5. the pipeline: dvc repro (validate, train, evaluate, gate, export)")
     pipeline = _run_pipeline(workspace, settings, console)

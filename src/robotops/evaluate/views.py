@@ -17,19 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from robotops.dataset.frames import SENSOR_COLUMNS
 from robotops.dataset.store import Snapshot
 from robotops.ingest.decode import IMAGE_ERRORS
 from robotops.transforms import TransformError, depth_from_bytes, lidar_from_bytes
 
-_COLUMNS = (
-    "frame_id",
-    "rgb",
-    "depth_mm",
-    "depth_width",
-    "depth_height",
-    "lidar_xyz",
-    "lidar_points",
-)
 _BACKGROUND = 246  # grey level behind a bird's-eye view
 _AXES = 215  # grey level of its axis lines
 _POINT = (31, 58, 147)  # LiDAR returns
@@ -69,7 +61,7 @@ def frame_views(
     """
     wanted = list(dict.fromkeys(frame_ids))
     found: dict[str, FrameViews] = {}
-    for batch in snapshot.scan_frames(_COLUMNS, frame_ids=wanted, batch_size=batch_size):
+    for batch in snapshot.scan_frames(SENSOR_COLUMNS, frame_ids=wanted, batch_size=batch_size):
         for row in batch.to_pylist():
             found[row["frame_id"]] = FrameViews(
                 rgb=_rgb(row["rgb"]),

@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import (
+    bench_demo,
     bench_export,
     bench_ingest,
     bench_serve,
@@ -32,6 +33,7 @@ BENCHMARKS = (
     bench_train,
     bench_export,
     bench_serve,
+    bench_demo,
 )
 # How each module's section starts, to find it again in BENCHMARKS.md.
 HEADINGS = {
@@ -42,6 +44,7 @@ HEADINGS = {
     bench_train: "## Training",
     bench_export: "## Export",
     bench_serve: "## Serving",
+    bench_demo: "## Demo",
 }
 OUTPUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 

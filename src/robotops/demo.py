@@ -275,29 +275,17 @@ def _night_shift(workspace: Path, settings: Config, console: Console) -> Snapsho
     What a robot in the field would send: the frames reach the server as requests, and only the
     monitor decides which of them come back into the dataset.
     """
-    from robotops.sim.bag_writer import BagFormat
-    from robotops.sim.recording import RecordingSpec, plan_classes, write_recording
-    from robotops.sim.sites import get_site
-
-    out = workspace / "field" / "recordings"
-    out.mkdir(parents=True)
-    bags = []
-    with frame_progress(console, "simulating a night shift", NIGHT_RECORDINGS) as advance:
-        for index, door_class in enumerate(plan_classes(NIGHT_RECORDINGS, offset=0)):
-            spec = RecordingSpec(
-                site=get_site(NIGHT_SITE),
-                index=index,
-                door_class=door_class,
-                seed=0,
-                frames=FRAMES,
-                width=SimConfig.width,  # the demo's recordings use the defaults too
-                height=SimConfig.height,
-                lighting="night",
-            )
-            bag = out / BagFormat.MCAP.bag_name(spec.recording_id)
-            write_recording(spec, bag, BagFormat.MCAP)
-            bags.append(bag)
-            advance(1)
+    config = SimConfig(
+        out_dir=workspace / "field" / "recordings",
+        sites=(NIGHT_SITE,),
+        recordings=NIGHT_RECORDINGS,
+        frames=FRAMES,
+        lighting="night",
+    )
+    total = NIGHT_RECORDINGS * FRAMES
+    with frame_progress(console, "simulating a night shift", total) as advance:
+        recordings = simulate(config, on_frame=advance)
+    bags = [r.bag for r in recordings]
     field = Store(workspace / "field" / "datasets")
     ingest(bags, field, "night-shift", settings)
     return field.snapshot("night-shift")

@@ -26,9 +26,7 @@ from robotops.ingest.ingest import ingest
 from robotops.runtime import Frame, load_bundle
 from robotops.runtime.manifest import MANIFEST, file_sha256
 from robotops.serve.predlog import LogEntry, PredictionLog
-from robotops.sim.bag_writer import BagFormat
-from robotops.sim.recording import RecordingSpec, plan_classes, write_recording
-from robotops.sim.sites import get_site
+from robotops.sim import SimConfig, simulate
 
 REFERENCE = "doors@3"
 SETTINGS = MonitorSettings(bins=5, min_rows=20)
@@ -42,23 +40,11 @@ def record(
     out: Path, site: str, recordings: int, frames: int, lighting: str, seed: int
 ) -> list[Path]:
     """Bags of ``recordings`` recordings at ``site`` with the lighting forced."""
-    out.mkdir(parents=True, exist_ok=True)
-    bags = []
-    for index, door_class in enumerate(plan_classes(recordings, offset=0)):
-        spec = RecordingSpec(
-            site=get_site(site),
-            index=index,
-            door_class=door_class,
-            seed=seed,
-            frames=frames,
-            width=48,
-            height=32,
-            lighting=lighting,
-        )
-        bag = out / BagFormat.MCAP.bag_name(spec.recording_id)
-        write_recording(spec, bag, BagFormat.MCAP)
-        bags.append(bag)
-    return bags
+    config = SimConfig(
+        out_dir=out, sites=(site,), recordings=recordings, frames=frames, width=48, height=32,
+        seed=seed, lighting=lighting,
+    )  # fmt: skip
+    return [r.bag for r in simulate(config)]
 
 
 def frames_of(snapshot: Snapshot) -> list[Frame]:

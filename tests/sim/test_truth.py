@@ -63,3 +63,15 @@ def test_unseen_sites_look_different_from_named_ones(tmp_path: Path) -> None:
     unseen = json.loads(run(tmp_path / "u", sites=("unseen-3",))[0].labels.read_text())
     assert named["tags"]["site"] == "atrium" and unseen["tags"]["site"] == "unseen-3"
     assert get_site("unseen-3").wall_rgb != get_site("atrium").wall_rgb
+
+
+def test_forced_lighting_applies_to_every_recording(tmp_path: Path) -> None:
+    recordings = simulate(
+        SimConfig(out_dir=tmp_path, sites=("atrium", "unseen-5"), recordings=3, frames=2,
+                  width=32, height=24, lighting="night")
+    )  # fmt: skip
+    assert {r.lighting for r in recordings} == {"night"}
+    assert all(json.loads(r.labels.read_text())["tags"]["lighting"] == "night" for r in recordings)
+    with pytest.raises(UsageError, match="unknown lighting 'dusk'"):
+        simulate(SimConfig(out_dir=tmp_path / "x", lighting="dusk"))
+    assert not (tmp_path / "x").exists()

@@ -11,6 +11,7 @@ from robotops.errors import ConflictError, OutputError, UsageError
 from robotops.sim.annotations import SUFFIX, LabelFaults, annotation_document, write_json_atomic
 from robotops.sim.bag_writer import BagFormat
 from robotops.sim.recording import RecordingSpec, plan_classes, write_recording
+from robotops.sim.scene import LIGHTING
 from robotops.sim.sites import get_site
 
 MAX_PIXELS = 1920 * 1080
@@ -31,6 +32,8 @@ class SimConfig:
         compressed: Colour as JPEG ``CompressedImage`` instead of raw ``Image``.
         seed: Seed; the same seed gives the same recordings.
         faults: Label faults to inject.
+        lighting: Force this lighting (day, dim or night) on every recording instead of
+            drawing it per scene.
     """
 
     out_dir: Path
@@ -43,6 +46,7 @@ class SimConfig:
     compressed: bool = False
     seed: int = 0
     faults: LabelFaults = field(default_factory=LabelFaults)
+    lighting: str | None = None
 
     def check(self) -> None:
         """Refuse values that cannot make a recording.
@@ -67,6 +71,10 @@ class SimConfig:
                 raise UsageError(f"{name} must be a probability between 0 and 1, got {p}")
         if self.faults.noise + self.faults.missing > 1.0:
             raise UsageError("--label-noise and --missing-labels add up to more than 1")
+        if self.lighting is not None and self.lighting not in LIGHTING:
+            raise UsageError(
+                f"unknown lighting {self.lighting!r}: choose one of {', '.join(LIGHTING)}"
+            )
         if not self.sites:
             raise UsageError("no site given")
         for name in self.sites:
@@ -87,6 +95,7 @@ class SimConfig:
                         frames=self.frames,
                         width=self.width,
                         height=self.height,
+                        lighting=self.lighting,
                     )
                 )
         return specs

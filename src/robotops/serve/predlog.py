@@ -35,8 +35,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
+from robotops.dataset.frames import SENSOR_COLUMNS, decode_row
 from robotops.errors import DataError, NotFoundError, OutputError, one_line
-from robotops.ingest.decode import IMAGE_ERRORS
 from robotops.monitor.stats import input_stats
 from robotops.runtime import Frame
 
@@ -344,24 +344,18 @@ def encode_frame(frame: Frame) -> dict:
 def decode_frame(row: dict) -> Frame:
     """The raw arrays of a log row whose input was kept (see :func:`encode_frame`).
 
+    The input columns are a dataset frame's, so :func:`robotops.dataset.frames.decode_row`
+    reads them.
+
     Raises:
         DataError: The bytes do not decode.
     """
-    rgb = depth = xyz = None
+    where = f"log row {row.get('request_id')} item {row.get('item')}"
+    columns = {name: row.get(name) for name in SENSOR_COLUMNS} | {"frame_id": where}
     try:
-        if row.get("rgb") is not None:
-            with Image.open(io.BytesIO(row["rgb"])) as image:
-                rgb = np.asarray(image.convert("RGB"))
-        if row.get("depth_mm") is not None:
-            depth = np.frombuffer(row["depth_mm"], "<u2").reshape(
-                row["depth_height"], row["depth_width"]
-            )
-        if row.get("lidar_xyz") is not None:
-            xyz = np.frombuffer(row["lidar_xyz"], "<f4").reshape(-1, 3)
-    except (*IMAGE_ERRORS, TypeError) as err:  # TypeError: a size column is null
-        where = f"log row {row.get('request_id')} item {row.get('item')}"
+        return Frame(*decode_row(columns))
+    except (DataError, TypeError) as err:  # TypeError: a size column is null
         raise DataError(f"{where}: input does not decode: {one_line(err)}") from err
-    return Frame(rgb, depth, xyz)
 
 
 def read_bundles(folder: Path) -> dict[str, dict[str, Any]]:

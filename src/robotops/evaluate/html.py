@@ -28,9 +28,11 @@ from robotops.evaluate.views import FrameViews, bird_eye, depth_colour
 from robotops.validate.html import (
     BASE_CSS,
     FAILED_COLOUR,
+    IMAGES_SCRIPT,
     PASSED_COLOUR,
     WARN_COLOUR,
     figure_uri,
+    template_environment,
 )
 
 if TYPE_CHECKING:
@@ -192,13 +194,7 @@ class &rarr; the predicted class, at the model's confidence.</p>
 <p class="nodata">No data: every frame was classified right.</p>
 {% endif %}
 </main>
-<script>
-  window.addEventListener("load", function () {
-    var images = Array.prototype.slice.call(document.images);
-    var loaded = images.filter(function (img) { return img.complete && img.naturalWidth > 0; });
-    document.body.dataset.images = loaded.length + "/" + images.length;
-  });
-</script>
+{{ images_script }}
 </body>
 </html>
 """
@@ -239,7 +235,6 @@ def render_evaluation_html(ev: Evaluation, views: Mapping[str, FrameViews]) -> s
     Returns:
         The HTML document.
     """
-    import jinja2
     from markupsafe import Markup
 
     m = ev.overall
@@ -253,13 +248,12 @@ def render_evaluation_html(ev: Evaluation, views: Mapping[str, FrameViews]) -> s
         key=lambda item: (item[1].accuracy, -item[1].frames, item[0]),
     )
     all_sensors = ev.modalities.get(ALL_MODALITIES, m).accuracy
-    env = jinja2.Environment(
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
+    env = template_environment()
     env.filters["pct"] = lambda x: "-" if x is None else f"{x:.1%}"
     env.filters["num"] = _number
     return env.from_string(_TEMPLATE).render(
         base_css=Markup(BASE_CSS),
+        images_script=Markup(IMAGES_SCRIPT),
         ev=ev,
         m=m,
         verdict="passed" if ev.behaviour_passed else "failed",

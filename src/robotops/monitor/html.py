@@ -24,6 +24,7 @@ from robotops.validate.html import (
     PASSED_COLOUR,
     WARN_COLOUR,
     figure_uri,
+    template_environment,
 )
 
 if TYPE_CHECKING:
@@ -138,12 +139,9 @@ def render_monitor_html(report: MonitorReport) -> str:
         The HTML document: verdict banner, the features' table, class-mix bars and overlaid
         reference/log histograms of every numeric feature.
     """
-    import jinja2
     from markupsafe import Markup
 
-    env = jinja2.Environment(
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
+    env = template_environment()
     env.filters["num"] = number
     env.filters["p"] = lambda x: "" if x is None else f"{x:.2g}"
     verdict = report.verdict

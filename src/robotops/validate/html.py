@@ -27,6 +27,7 @@ from robotops.ingest.decode import IMAGE_ERRORS
 from robotops.validate.report import ValidationReport
 
 if TYPE_CHECKING:
+    import jinja2
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -197,13 +198,7 @@ else %}<p class="nodata">No data: no labelled frames.</p>{% endif %}
 else %}<p class="nodata">No data: {{ plot.empty }}.</p>{% endif %}
 {% endfor %}
 </main>
-<script>
-  window.addEventListener("load", function () {
-    var images = Array.prototype.slice.call(document.images);
-    var loaded = images.filter(function (img) { return img.complete && img.naturalWidth > 0; });
-    document.body.dataset.images = loaded.length + "/" + images.length;
-  });
-</script>
+{{ images_script }}
 </body>
 </html>
 """
@@ -242,18 +237,16 @@ def render_html(
     Returns:
         The HTML document.
     """
-    import jinja2
     from markupsafe import Markup
 
     classes = _class_order(report, frames, samples)
     colours = _class_colours(classes)
     overall = report.distribution.get("overall", {})
     labelled = sum(overall.values())
-    env = jinja2.Environment(
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
+    env = template_environment()
     return env.from_string(_TEMPLATE).render(
         base_css=Markup(BASE_CSS),
+        images_script=Markup(IMAGES_SCRIPT),
         report=report,
         verdict="failed" if report.failed else "passed",
         counts=report.counts,
@@ -428,6 +421,27 @@ def _axes() -> tuple[Figure, Axes]:
     ax = fig.add_subplot()
     ax.set_axisbelow(True)
     return fig, ax
+
+
+IMAGES_SCRIPT = """\
+<script>
+  window.addEventListener("load", function () {
+    var images = Array.prototype.slice.call(document.images);
+    var loaded = images.filter(function (img) { return img.complete && img.naturalWidth > 0; });
+    document.body.dataset.images = loaded.length + "/" + images.length;
+  });
+</script>"""
+"""Records in ``<body data-images="LOADED/TOTAL">`` how many images decoded, for the browser tests;
+render it as ``{{ images_script }}``."""
+
+
+def template_environment() -> jinja2.Environment:
+    """The Jinja2 environment every HTML report renders in: autoescaped, strict, trimmed."""
+    import jinja2
+
+    return jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
 
 
 def figure_uri(fig: Figure) -> str:

